@@ -1,0 +1,119 @@
+"""`python -m selfhost`: run codestream in one process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from shared.capabilities import CapabilityError
+from shared.settings import Settings, SettingsError
+
+from .app import Server
+from .secret import SECRET_ENV, load_secret
+
+log = logging.getLogger("codestream")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m selfhost",
+        description="Serve codestream (the web client, /api/negotiate and Socket.IO) from one process.",
+        epilog=f"Limits and timeouts come from CODESTREAM_* environment variables (see README). "
+        f"The server secret comes from {SECRET_ENV}, or is made once and kept in DATA_DIR.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=3000, help="port to listen on; 0 picks a free one (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--hub",
+        default=None,
+        help="Socket.IO hub: clients connect at /clients/socketio/hubs/HUB (default: CODESTREAM_HUB or codestream)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("CODESTREAM_DATA_DIR", ".codestream")),
+        help="folder for the generated server secret (default: CODESTREAM_DATA_DIR or %(default)s)",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="another web origin allowed to open sockets (repeatable; default: same origin only; "
+        "CODESTREAM_ALLOWED_ORIGINS takes a comma-separated list)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: %(default)s)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = dict(os.environ)
+    if args.hub is not None:
+        env["CODESTREAM_HUB"] = args.hub
+    try:
+        settings = Settings.from_env(env)
+        secret = load_secret(args.data_dir, env)
+    except (SettingsError, CapabilityError, OSError) as error:
+        print(f"codestream: {error}", file=sys.stderr)
+        return 2
+    origins = args.allowed_origin or [
+        o.strip() for o in env.get("CODESTREAM_ALLOWED_ORIGINS", "").split(",") if o.strip()
+    ]
+    server = Server(settings, secret, allowed_origins=origins)
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as error:
+        print(f"codestream: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(server, sock, args.log_level))
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve(server: Server, sock: socket.socket, log_level: str) -> None:
+    config = uvicorn.Config(
+        server.asgi,
+        log_level=log_level,
+        lifespan="off",
+        timeout_graceful_shutdown=3,
+        access_log=False,  # access lines would log tokens
+        ws_max_size=server.sio.eio.max_http_buffer_size,
+    )
+    runner = uvicorn.Server(config)
+    announce = asyncio.create_task(_announce(runner, sock))
+    await runner.serve(sockets=[sock])  # uvicorn stops cleanly on SIGINT and SIGTERM
+    announce.cancel()
+
+
+async def _announce(runner: uvicorn.Server, sock: socket.socket) -> None:
+    while not runner.started:
+        await asyncio.sleep(0.02)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Visit http://{shown}:{port}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

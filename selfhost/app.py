@@ -1,0 +1,169 @@
+"""The self-hosted ASGI app: negotiate, health, the static site, and Socket.IO.
+
+It only translates: HTTP requests and Socket.IO events go to the core, and the actions
+the core returns are performed with python-socketio.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import socketio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from shared.actions import send_to_socket
+from shared.capabilities import CapabilityError, Claims, issue_token, verify_token
+from shared.handlers import Caller, Handlers
+from shared.negotiate import HTTP_STATUS, error_body, negotiate, negotiate_body
+from shared.protocol import MESSAGE_EVENT, ProtocolError, error_message
+from shared.settings import Settings
+from shared.store import MemoryRoomStore, RoomStore
+
+from .headers import SecurityHeaders
+from .perform import perform
+
+log = logging.getLogger("codestream")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static_site" / "dist"
+NEGOTIATE_ROUTES = ("/api/negotiate", "/negotiate", "/register")
+
+PLACEHOLDER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>codestream</title></head>
+<body><h1>codestream server is running</h1>
+<p>The web client has not been built: run <code>make run</code>, which builds
+<code>static_site/dist</code> when the client sources are present.</p>
+<p>The API is live: <a href="/api/negotiate">/api/negotiate</a>, <a href="/healthz">/healthz</a>.</p>
+</body></html>
+"""
+
+
+@dataclass
+class Server:
+    """What one self-hosted process holds; `asgi` is what uvicorn serves."""
+
+    settings: Settings
+    secret: bytes
+    store: RoomStore = field(default_factory=MemoryRoomStore)
+    static_dir: Path = STATIC_DIR
+    allowed_origins: list[str] = field(default_factory=list)
+    client_manager: Any = None  # socketio.AsyncRedisManager when several processes share rooms
+
+    def __post_init__(self) -> None:
+        self.handlers = Handlers(self.settings, self.secret, self.store)
+        self.sio = _SocketServer(
+            async_mode="asgi",
+            client_manager=self.client_manager,
+            cors_allowed_origins=self.allowed_origins,
+            # Up to twice the protocol's limit reaches the core, which refuses it with an
+            # `error`; past that the transport closes the connection.
+            max_http_buffer_size=2 * self.settings.max_message_bytes + 64 * 1024,
+        )
+        self._register_events()
+        http = Starlette(routes=self._routes())
+        self.asgi = SecurityHeaders(
+            socketio.ASGIApp(self.sio, other_asgi_app=http, socketio_path=self.settings.socketio_path.lstrip("/"))
+        )
+
+    # --- HTTP ---
+
+    def _routes(self) -> list[Route | Mount]:
+        routes: list[Route | Mount] = [Route(path, self.negotiate) for path in NEGOTIATE_ROUTES]
+        routes.append(Route("/healthz", self.health))
+        if (self.static_dir / "index.html").is_file():
+            routes.append(Mount("/", StaticFiles(directory=self.static_dir, html=True)))
+        else:
+            routes.append(Route("/", lambda request: HTMLResponse(PLACEHOLDER_PAGE)))
+        return routes
+
+    async def negotiate(self, request: Request) -> Response:
+        query = {key: values[-1] for key, values in parse_qs(request.url.query).items()}
+        try:
+            grant = await negotiate(query, self.secret, self.store, self.handlers.new_room)
+        except ProtocolError as error:
+            return JSONResponse(error_body(error), status_code=HTTP_STATUS[error.code])
+        endpoint = f"{request.url.scheme}://{request.url.netloc}"
+        path = self.settings.socketio_path
+        token = issue_token(
+            self.secret,
+            endpoint + path,
+            grant.user_id,
+            grant.room_id,
+            grant.role,
+            self.settings.token_ttl_seconds,
+            int(time.time()),
+        )
+        return JSONResponse(negotiate_body(grant, endpoint, path, token), headers={"Cache-Control": "no-store"})
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    # --- Socket.IO ---
+
+    def _register_events(self) -> None:
+        sio = self.sio
+
+        @sio.event
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+            claims = self._authenticate(environ, auth)
+            await sio.save_session(sid, {"claims": claims})
+
+        @sio.on("connected")  # raised by _SocketServer once the client knows it is connected
+        async def connected(sid: str) -> None:
+            await self._run(sid, self.handlers.connected)
+
+        @sio.on("joinRoom")
+        async def join_room(sid: str, payload: Any = None, *_: Any) -> None:
+            await self._run(sid, self.handlers.join_room, payload)
+
+        @sio.on("sendToRoom")
+        async def send_to_room(sid: str, payload: Any = None, *_: Any) -> None:
+            await self._run(sid, self.handlers.send_to_room, payload)
+
+        @sio.event
+        async def disconnect(sid: str, *_: Any) -> None:
+            await self._run(sid, self.handlers.disconnected)
+
+    def _authenticate(self, environ: dict[str, Any], auth: Any) -> Claims:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not token:
+            token = (parse_qs(environ.get("QUERY_STRING", "")).get("access_token") or [None])[-1]
+        if not isinstance(token, str) or not token:
+            raise socketio.exceptions.ConnectionRefusedError({"code": "unauthorized", "message": "no access_token"})
+        try:
+            return verify_token(self.secret, token, self.settings.socketio_path, int(time.time()))
+        except CapabilityError as error:
+            raise socketio.exceptions.ConnectionRefusedError({"code": "unauthorized", "message": str(error)}) from None
+
+    async def _run(self, sid: str, handler: Any, *args: Any) -> None:
+        session = await self.sio.get_session(sid)
+        try:
+            actions = await handler(Caller(sid, session.get("claims")), *args)
+        except Exception:  # a bug must not take the server down; the client hears "internal"
+            log.exception("handler %s failed", getattr(handler, "__name__", handler))
+            error = ProtocolError("internal", "the server failed on this message")
+            actions = [send_to_socket(sid, MESSAGE_EVENT, error_message(error, handler.__name__))]
+        await perform(self.sio, actions)
+
+
+class _SocketServer(socketio.AsyncServer):
+    """Raises a `connected` event once the CONNECT packet has gone out.
+
+    Emitting from the `connect` handler would reach the client before it knows it is
+    connected; Web PubSub has the same split (`connect`, then `connected`).
+    """
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        await super()._handle_connect(eio_sid, namespace, data)
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is not None and self.manager.is_connected(sid, namespace):
+            await self._trigger_event("connected", namespace, sid)

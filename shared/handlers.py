@@ -1,0 +1,197 @@
+"""The app's behaviour: one client event in, the actions that answer it out.
+
+Both adapters call these and perform the returned actions in order; neither holds a
+business rule of its own. Every refusal becomes an `error` message to the sender, and a
+refused message changes no room.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import protocol as p
+from .actions import Action, add_socket_to_room, send_to_rooms, send_to_socket
+from .capabilities import Claims, is_writer_key
+from .limits import RateLimiter
+from .room import Received, Room
+from .settings import Settings
+from .store import RoomStore
+from .versions import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The socket an event came from, and what its token said (self-hosted only)."""
+
+    socket_id: str
+    claims: Claims | None = None
+
+
+class Handlers:
+    def __init__(
+        self, settings: Settings, secret: bytes, store: RoomStore, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings
+        self.secret = secret
+        self.store = store
+        self.clock = clock
+        self.limiter = RateLimiter(settings.messages_per_second, clock)
+
+    def new_room(self, room_id: str) -> Room:
+        s = self.settings
+        return Room(room_id, s.max_document_units, s.max_held_deltas, s.gap_timeout_seconds)
+
+    # --- events ---
+
+    async def connected(self, caller: Caller) -> list[Action]:
+        return [send_to_socket(caller.socket_id, p.LOGIN_EVENT)]
+
+    async def join_room(self, caller: Caller, payload: object) -> list[Action]:
+        try:
+            self._admit(caller, payload)
+            join = p.parse_join_room(payload)
+            role = self._role(caller, join.room_id, join.writer_key)
+            return await self._join(caller, join.room_id, role)
+        except p.ProtocolError as error:
+            return [
+                send_to_socket(caller.socket_id, p.MESSAGE_EVENT, p.ack_join_failed(error)),
+                _refuse(caller, error, "joinRoom"),
+            ]
+
+    async def send_to_room(self, caller: Caller, payload: object) -> list[Action]:
+        try:
+            self._admit(caller, payload)
+            send = p.parse_send_to_room(payload, self.settings)
+            if isinstance(send.data, p.SyncRequest):
+                return await self._sync(caller, send.room_id)
+            if not await self._may_write(caller, send):
+                raise p.ProtocolError("unauthorized", "only the room's writer may change it")
+            return await self._write(caller, send.room_id, send.data)
+        except p.ProtocolError as error:
+            return [_refuse(caller, error, "sendToRoom")]
+
+    async def disconnected(self, caller: Caller) -> list[Action]:
+        self.limiter.forget(caller.socket_id)
+        room_id = await self.store.unbind_socket(caller.socket_id)
+        if room_id is None:
+            return []
+        presence = await self.store.update(
+            room_id, lambda room: room.presence() if room.remove(caller.socket_id) else None
+        )
+        return [] if presence is None else [_to_room(room_id, presence)]
+
+    # --- steps ---
+
+    def _admit(self, caller: Caller, payload: object) -> None:
+        if not self.limiter.allow(caller.socket_id):
+            raise p.ProtocolError("rate_limited", f"at most {self.settings.messages_per_second} messages a second")
+        p.check_size(payload, self.settings)
+
+    def _role(self, caller: Caller, room_id: str, key: str | None) -> p.Role:
+        if key is not None:
+            if not is_writer_key(self.secret, room_id, key):
+                raise p.ProtocolError("unauthorized", "writer_key does not belong to this room")
+            return "writer"
+        claims = caller.claims
+        return "writer" if claims is not None and claims.role == "writer" and claims.room == room_id else "viewer"
+
+    async def _may_write(self, caller: Caller, send: p.SendToRoom) -> bool:
+        if self._role(caller, send.room_id, send.writer_key) == "writer":
+            return True
+        joined_as_writer = await self.store.read(send.room_id, lambda room: caller.socket_id in room.writers)
+        return bool(joined_as_writer)
+
+    async def _join(self, caller: Caller, room_id: str, role: p.Role) -> list[Action]:
+        sid = caller.socket_id
+        bound = await self.store.socket_room(sid)
+        if bound is not None and bound != room_id:
+            raise p.ProtocolError("bad_request", "this connection has joined another room; open a new one")
+
+        def enter(room: Room) -> _Joined:
+            changed = room.add(sid, role)
+            answerable = room.can_answer_sync()
+            give_text = answerable if role == "viewer" else room.tracker.has_base()
+            return _Joined(
+                changed,
+                room.tracker.version,
+                room.snapshot() if give_text else None,
+                room.cursor if role == "viewer" else None,
+                room.presence(),
+                not answerable,
+            )
+
+        joined = await self.store.update(room_id, enter)
+        if joined is None and role == "writer":  # a writer resumes a room this server forgot
+            await self.store.create(self.new_room(room_id))
+            joined = await self.store.update(room_id, enter)
+        if joined is None:
+            raise p.ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")
+        await self.store.bind_socket(sid, room_id)
+
+        home = p.control_room(room_id) if role == "writer" else room_id
+        actions = [
+            add_socket_to_room(sid, home),
+            send_to_socket(sid, p.MESSAGE_EVENT, p.ack_join(room_id, role, joined.version)),
+        ]
+        for data in (joined.snapshot, joined.cursor):
+            if data is not None:
+                actions.append(send_to_socket(sid, p.MESSAGE_EVENT, p.editor_message(data)))
+        actions.append(send_to_socket(sid, p.MESSAGE_EVENT, joined.presence))
+        if joined.changed:
+            actions.append(_to_room(room_id, joined.presence, except_socket=sid))
+        if role == "viewer" and joined.ask_writer:
+            actions.append(_ask_writer(room_id))
+        return actions
+
+    async def _sync(self, caller: Caller, room_id: str) -> list[Action]:
+        snapshot = await self.store.read(room_id, lambda room: room.snapshot() if room.can_answer_sync() else False)
+        if snapshot is None:
+            raise p.ProtocolError("room_not_found", "no such room")
+        if snapshot is False:  # the room is behind its writer: the tutorial's way, ask the writer
+            return [_ask_writer(room_id)]
+        return [send_to_socket(caller.socket_id, p.MESSAGE_EVENT, p.editor_message(snapshot))]
+
+    async def _write(self, caller: Caller, room_id: str, data: p.WriterMessage) -> list[Action]:
+        now = self.clock()
+        try:
+            received: Received | None = await self.store.update(room_id, lambda room: room.receive(data, now))
+        except p.ProtocolError as error:
+            # Our text and the writer's differ: refuse, and ask the writer for its whole text.
+            sync = send_to_socket(caller.socket_id, p.MESSAGE_EVENT, p.editor_message(p.sync_request()))
+            return [_refuse(caller, error, "sendToRoom"), sync]
+        if received is None:
+            raise p.ProtocolError("room_not_found", "no such room")
+        actions: list[Action] = []
+        if received.outcome not in (Outcome.DUPLICATE, Outcome.STALE):
+            relay = p.editor_message(data.raw)
+            actions.append(send_to_rooms([room_id], p.MESSAGE_EVENT, relay, except_rooms=[caller.socket_id]))
+        if received.ask_writer_for_sync:
+            actions.append(_ask_writer(room_id))
+        return actions
+
+
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    changed: bool
+    version: int | None
+    snapshot: dict[str, Any] | None
+    cursor: Any
+    presence: dict[str, Any]
+    ask_writer: bool
+
+
+def _refuse(caller: Caller, error: p.ProtocolError, event: str) -> Action:
+    return send_to_socket(caller.socket_id, p.MESSAGE_EVENT, p.error_message(error, event))
+
+
+def _to_room(room_id: str, message: dict[str, Any], except_socket: str | None = None) -> Action:
+    """To everyone in the room: viewers in `R`, writers in `R-control`."""
+    rooms = [room_id, p.control_room(room_id)]
+    return send_to_rooms(rooms, p.MESSAGE_EVENT, message, except_rooms=[except_socket] if except_socket else [])
+
+
+def _ask_writer(room_id: str) -> Action:
+    return send_to_rooms([p.control_room(room_id)], p.MESSAGE_EVENT, p.editor_message(p.sync_request()))

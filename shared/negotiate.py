@@ -1,0 +1,76 @@
+"""`GET /api/negotiate`: who the caller is for a room, before any socket exists.
+
+The adapter turns the `Grant` into a token (self-hosted: `capabilities.issue_token`;
+Azure: the service's negotiation) and answers with `negotiate_body`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from .capabilities import is_room_id, is_writer_key, is_writer_key_shape, new_room_id, new_user_id, writer_key
+from .protocol import ErrorCode, ProtocolError, Role
+from .room import Room
+from .store import RoomStore
+
+HTTP_STATUS: Mapping[ErrorCode, int] = {
+    "bad_request": 400,
+    "unauthorized": 403,
+    "room_not_found": 404,
+    "too_large": 413,
+    "rate_limited": 429,
+    "internal": 500,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    room_id: str
+    role: Role
+    user_id: str
+    writer_key: str | None = None
+
+
+async def negotiate(
+    query: Mapping[str, str], secret: bytes, store: RoomStore, new_room: Callable[[str], Room]
+) -> Grant:
+    """Decide the caller's room and role from the query string; raises ProtocolError."""
+    room_id, key = query.get("room_id"), query.get("writer_key")
+    if room_id is None:
+        if key is not None:
+            raise ProtocolError("bad_request", "writer_key needs the room_id it belongs to")
+        room = new_room(new_room_id())
+        await store.create(room)
+        return Grant(room.room_id, "writer", new_user_id(), writer_key(secret, room.room_id))
+    if not is_room_id(room_id):
+        raise ProtocolError("bad_request", "room_id is not a codestream room id (22 base64url characters)")
+    if key is not None:
+        if not is_writer_key_shape(key) or not is_writer_key(secret, room_id, key):
+            raise ProtocolError("unauthorized", "writer_key does not belong to this room")
+        await store.create(new_room(room_id))  # resumes a room this server forgot; no-op if it exists
+        return Grant(room_id, "writer", new_user_id(), key)
+    if await store.read(room_id, lambda room: True) is None:
+        raise ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")
+    return Grant(room_id, "viewer", new_user_id())
+
+
+def negotiate_body(grant: Grant, endpoint: str, path: str, token: str) -> dict[str, Any]:
+    """PROTOCOL.md's answer; `url` carries the token so a tutorial client authenticates."""
+    body: dict[str, Any] = {
+        "room_id": grant.room_id,
+        "role": grant.role,
+        "endpoint": endpoint,
+        "path": path,
+        "token": token,
+        "url": f"{endpoint}?access_token={quote(token, safe='')}",
+    }
+    if grant.writer_key is not None:
+        body["writer_key"] = grant.writer_key
+    return body
+
+
+def error_body(error: ProtocolError) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": error.message}}

@@ -1,0 +1,126 @@
+"""A room's state: its text, version, language, last cursor and who is in it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .document import Document, DocumentError, DocumentTooLarge
+from .protocol import Cursor, Delta, Full, Language, ProtocolError, Role, WriterMessage, full_message, presence
+from .versions import Outcome, VersionTracker
+
+
+@dataclass
+class Received:
+    """What the room made of a writer's message."""
+
+    outcome: Outcome
+    ask_writer_for_sync: bool = False  # the room cannot catch up by itself
+
+
+@dataclass
+class Room:
+    room_id: str
+    max_units: int
+    max_held: int = 1000
+    gap_timeout: float = 1.0
+    document: Document = field(init=False)
+    tracker: VersionTracker[Delta] = field(default_factory=VersionTracker)
+    language: str | None = None
+    cursor: Mapping[str, Any] | None = None
+    writers: set[str] = field(default_factory=set)
+    viewers: set[str] = field(default_factory=set)
+    sync_asked_at: float | None = None  # when the room last asked its writer for the text
+
+    def __post_init__(self) -> None:
+        self.document = Document(max_units=self.max_units)
+
+    # --- membership ---
+
+    def add(self, socket_id: str, role: Role) -> bool:
+        """Add a socket; True when the room's presence changed."""
+        members, others = (self.writers, self.viewers) if role == "writer" else (self.viewers, self.writers)
+        if socket_id in members:
+            return False
+        others.discard(socket_id)
+        members.add(socket_id)
+        return True
+
+    def remove(self, socket_id: str) -> bool:
+        """Remove a socket; True when the room's presence changed."""
+        found = socket_id in self.writers or socket_id in self.viewers
+        self.writers.discard(socket_id)
+        self.viewers.discard(socket_id)
+        return found
+
+    def presence(self) -> dict[str, Any]:
+        return presence(self.room_id, len(self.viewers), bool(self.writers))
+
+    # --- the text ---
+
+    def snapshot(self) -> dict[str, Any]:
+        """The room's text as a `full` stream message (version 0 before anything was written)."""
+        return full_message(self.tracker.version or 0, self.document.text(), self.language)
+
+    def can_answer_sync(self) -> bool:
+        """Whether the room's own text is what a viewer asking for `sync` should get."""
+        return self.tracker.is_current() or (not self.tracker.has_base() and not self.tracker.held)
+
+    def receive(self, message: WriterMessage, now: float) -> Received:
+        """Apply a writer's message. Raises ProtocolError when the room refuses it."""
+        if isinstance(message, Delta):
+            return self._delta(message, now)
+        if isinstance(message, Full):
+            return self._full(message)
+        if isinstance(message, Cursor):
+            self.cursor = message.raw
+        elif isinstance(message, Language):
+            self.language = message.language
+        return Received(Outcome.APPLIED)
+
+    def _delta(self, delta: Delta, now: float) -> Received:
+        try:
+            outcome = self.tracker.on_delta(delta.version, delta, self._apply, now)
+        except DocumentError as error:
+            # The writer's text and ours differ: drop what waits and ask for the whole text.
+            self.tracker.reset()
+            raise _refusal(error) from None
+        if outcome is Outcome.HELD and len(self.tracker.held) > self.max_held:
+            self.tracker.reset()
+            return Received(outcome, ask_writer_for_sync=self._may_ask(now, force=True))
+        stuck = outcome is Outcome.HELD and self.tracker.gap_age(now) >= self.gap_timeout
+        needs_base = outcome is Outcome.HELD and not self.tracker.has_base()
+        return Received(outcome, ask_writer_for_sync=(stuck or needs_base) and self._may_ask(now))
+
+    def _full(self, full: Full) -> Received:
+        if not self.tracker.accepts_full(full.version):
+            return Received(Outcome.STALE)
+        try:
+            self.document.replace_all(full.content)
+        except DocumentError as error:
+            raise _refusal(error) from None
+        try:
+            outcome = self.tracker.on_full(full.version, self._apply)
+        except DocumentError:
+            self.tracker.reset()  # a held delta did not fit the new text: the full stands
+            outcome = Outcome.APPLIED
+        if full.language is not None:
+            self.language = full.language
+        self.sync_asked_at = None
+        return Received(outcome)
+
+    def _apply(self, delta: Delta) -> None:
+        self.document.apply(delta.events)
+
+    def _may_ask(self, now: float, force: bool = False) -> bool:
+        """Ask the writer at most once per gap timeout, so a burst makes one request."""
+        if not force and self.sync_asked_at is not None and now - self.sync_asked_at < self.gap_timeout:
+            return False
+        self.sync_asked_at = now
+        return True
+
+
+def _refusal(error: DocumentError) -> ProtocolError:
+    code = "too_large" if isinstance(error, DocumentTooLarge) else "bad_request"
+    return ProtocolError(code, str(error))

@@ -1,0 +1,93 @@
+"""Every tunable of codestream in one place, read from the environment.
+
+Both adapters build one `Settings` at start-up with `Settings.from_env()`; the core
+never reads the environment itself, so tests pass a `Settings` of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+DEFAULT_HUB = "codestream"
+SOCKETIO_PATH_PREFIX = "/clients/socketio/hubs/"
+
+# Environment variable for each field; the field's type says how to parse it.
+_ENV_NAMES = {
+    "hub": "CODESTREAM_HUB",
+    "token_ttl_seconds": "CODESTREAM_TOKEN_TTL_SECONDS",
+    "max_message_bytes": "CODESTREAM_MAX_MESSAGE_BYTES",
+    "max_document_units": "CODESTREAM_MAX_DOCUMENT_UNITS",
+    "max_events_per_delta": "CODESTREAM_MAX_EVENTS_PER_DELTA",
+    "max_changes_per_event": "CODESTREAM_MAX_CHANGES_PER_EVENT",
+    "max_selections": "CODESTREAM_MAX_SELECTIONS",
+    "messages_per_second": "CODESTREAM_MESSAGES_PER_SECOND",
+    "max_held_deltas": "CODESTREAM_MAX_HELD_DELTAS",
+    "gap_timeout_seconds": "CODESTREAM_GAP_TIMEOUT_SECONDS",
+}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value codestream cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    hub: str = DEFAULT_HUB
+    token_ttl_seconds: int = 3600
+    max_message_bytes: int = 1024 * 1024  # Web PubSub's client frame limit
+    max_document_units: int = 1024 * 1024  # UTF-16 code units
+    max_events_per_delta: int = 1000
+    max_changes_per_event: int = 1000
+    max_selections: int = 1000
+    messages_per_second: int = 100
+    max_held_deltas: int = 1000
+    gap_timeout_seconds: float = 1.0
+
+    @property
+    def socketio_path(self) -> str:
+        return SOCKETIO_PATH_PREFIX + self.hub
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = env.get(_ENV_NAMES[field.name])
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(field.name, field.type, raw)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not _is_hub_name(self.hub):
+            raise SettingsError(f"{_ENV_NAMES['hub']}: {self.hub!r} is not a hub name (letters, digits, _ )")
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+                raise SettingsError(f"{_ENV_NAMES[field.name]} must be positive, not {value}")
+
+
+def _parse(name: str, type_name: object, raw: str) -> object:
+    env_name = _ENV_NAMES[name]
+    try:
+        if type_name in ("int", int):
+            return int(raw)
+        if type_name in ("float", float):
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{env_name}: {raw!r} is not a number") from None
+    return raw
+
+
+def _is_hub_name(name: str) -> bool:
+    # Web PubSub hub names: a letter first, then letters, digits or underscores.
+    return (
+        0 < len(name) <= 127
+        and name[0].isascii()
+        and name[0].isalpha()
+        and all(c.isascii() and (c.isalnum() or c == "_") for c in name)
+    )
