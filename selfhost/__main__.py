@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -101,10 +103,34 @@ async def _serve(server: Server, sock: socket.socket, log_level: str) -> None:
         access_log=False,  # access lines would log tokens
         ws_max_size=server.sio.eio.max_http_buffer_size,
     )
-    runner = uvicorn.Server(config)
+    runner = _Uvicorn(config)
     announce = asyncio.create_task(_announce(runner, sock))
     await runner.serve(sockets=[sock])  # uvicorn stops cleanly on SIGINT and SIGTERM
     announce.cancel()
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn that ends with exit status 0 after a graceful stop on SIGINT or SIGTERM.
+
+    uvicorn re-raises the signal once it has shut down, which makes a clean stop look
+    like a crash to process supervisors and tests.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self) -> None:
+        if self.should_exit:  # a second signal: stop waiting for connections
+            self.force_exit = True
+        self.should_exit = True
 
 
 async def _announce(runner: uvicorn.Server, sock: socket.socket) -> None:

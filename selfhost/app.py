@@ -63,6 +63,9 @@ class Server:
             async_mode="asgi",
             client_manager=self.client_manager,
             cors_allowed_origins=self.allowed_origins,
+            # One socket's events are handled one after another, in the order sent: the
+            # version rules cope with disorder, but a writer's stream should not need them.
+            async_handlers=False,
             # Up to twice the protocol's limit reaches the core, which refuses it with an
             # `error`; past that the transport closes the connection.
             max_http_buffer_size=2 * self.settings.max_message_bytes + 64 * 1024,
@@ -137,21 +140,29 @@ class Server:
         if not token:
             token = (parse_qs(environ.get("QUERY_STRING", "")).get("access_token") or [None])[-1]
         if not isinstance(token, str) or not token:
-            raise socketio.exceptions.ConnectionRefusedError({"code": "unauthorized", "message": "no access_token"})
+            raise _refusal("no access_token")
         try:
             return verify_token(self.secret, token, self.settings.socketio_path, int(time.time()))
         except CapabilityError as error:
-            raise socketio.exceptions.ConnectionRefusedError({"code": "unauthorized", "message": str(error)}) from None
+            raise _refusal(str(error)) from None
 
     async def _run(self, sid: str, handler: Any, *args: Any) -> None:
-        session = await self.sio.get_session(sid)
         try:
-            actions = await handler(Caller(sid, session.get("claims")), *args)
+            claims = (await self.sio.get_session(sid)).get("claims")
+        except KeyError:  # the socket is already gone
+            claims = None
+        try:
+            actions = await handler(Caller(sid, claims), *args)
         except Exception:  # a bug must not take the server down; the client hears "internal"
             log.exception("handler %s failed", getattr(handler, "__name__", handler))
             error = ProtocolError("internal", "the server failed on this message")
             actions = [send_to_socket(sid, MESSAGE_EVENT, error_message(error, handler.__name__))]
         await perform(self.sio, actions)
+
+
+def _refusal(reason: str) -> socketio.exceptions.ConnectionRefusedError:
+    """The client's `connect_error` gets `{message: reason, data: {code: "unauthorized"}}`."""
+    return socketio.exceptions.ConnectionRefusedError(reason, {"code": "unauthorized"})
 
 
 class _SocketServer(socketio.AsyncServer):

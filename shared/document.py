@@ -94,6 +94,8 @@ class Document:
         limit = len(self)  # a change must end at or before the start of the one after it
         for change in ordered:
             end = change.offset + change.length
+            if change.offset < 0 or change.length < 0:  # a negative slice index would edit from the end
+                raise DocumentError(f"change at {change.offset}+{change.length} is before the start")
             if end > limit:
                 if limit == len(self):
                     raise DocumentError(f"change at {change.offset}+{change.length} is past the end ({limit})")

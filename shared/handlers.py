@@ -73,6 +73,36 @@ class Handlers:
         except p.ProtocolError as error:
             return [_refuse(caller, error, "sendToRoom")]
 
+    def relay_write(self, caller: Caller, payload: object) -> Relay:
+        """sendToRoom for hosts whose room store is too slow for the relay path (Azure).
+
+        Checks the message and the writer's key without storage and relays it at once; the
+        caller applies `Relay.message` to its store of record afterwards. Viewers order and
+        deduplicate what they get by version, so relaying before the store has seen the
+        message is safe. A sync request needs the room: the caller answers it with
+        `answer_sync` once it has read the room.
+        """
+        try:
+            self._admit(caller, payload)
+            send = p.parse_send_to_room(payload, self.settings)
+            if isinstance(send.data, p.SyncRequest):
+                return Relay([], send.room_id, sync=True)
+            if self._role(caller, send.room_id, send.writer_key) != "writer":
+                raise p.ProtocolError("unauthorized", "only the room's writer may change it (send its writer_key)")
+            relay = send_to_rooms(
+                [send.room_id], p.MESSAGE_EVENT, p.editor_message(send.data.raw), except_rooms=[caller.socket_id]
+            )
+            return Relay([relay], send.room_id, message=send.data)
+        except p.ProtocolError as error:
+            return Relay([_refuse(caller, error, "sendToRoom")])
+
+    async def answer_sync(self, caller: Caller, room_id: str) -> list[Action]:
+        """A sync request already admitted by `relay_write`, answered from the store."""
+        try:
+            return await self._sync(caller, room_id)
+        except p.ProtocolError as error:
+            return [_refuse(caller, error, "sendToRoom")]
+
     async def disconnected(self, caller: Caller) -> list[Action]:
         self.limiter.forget(caller.socket_id)
         room_id = await self.store.unbind_socket(caller.socket_id)
@@ -171,6 +201,16 @@ class Handlers:
         if received.ask_writer_for_sync:
             actions.append(_ask_writer(room_id))
         return actions
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """What `relay_write` decided: actions to perform now, and what the store must apply."""
+
+    actions: list[Action]
+    room_id: str | None = None
+    message: p.WriterMessage | None = None
+    sync: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,8 @@ class Settings:
             raise SettingsError(f"{_ENV_NAMES['hub']}: {self.hub!r} is not a hub name (letters, digits, _ )")
         for field in fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+            # `not 0 < value < inf` also refuses NaN, which compares false with everything.
+            if isinstance(value, int | float) and not isinstance(value, bool) and not 0 < value < float("inf"):
                 raise SettingsError(f"{_ENV_NAMES[field.name]} must be positive, not {value}")
 
 

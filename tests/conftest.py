@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.server import RunningServer, start_server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One real self-hosted server for the end-to-end tests."""
+    running = start_server(tmp_path_factory.mktemp("data"))
+    yield running
+    assert running.stop() == 0, running.output()

@@ -1,0 +1,82 @@
+"""Start a real `python -m selfhost` on a free loopback port, as a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_VISIT = re.compile(r"Visit (http://[^\s]+)")
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    url: str
+    data_dir: Path
+    log: list[str] = field(default_factory=list)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        return "".join(self.log)
+
+    def _drain(self) -> None:
+        # Keep reading so a chatty server never blocks on a full pipe.
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log.append(line)
+
+
+def start_server(
+    data_dir: Path, port: int = 0, env: dict[str, str] | None = None, args: list[str] | None = None, timeout: float = 20
+) -> RunningServer:
+    """Run the server and wait for its `Visit http://...` line."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")}
+    full_env.update(env or {})
+    full_env["PYTHONUNBUFFERED"] = "1"
+    command = [
+        sys.executable,
+        "-m",
+        "selfhost",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    process = subprocess.Popen(
+        command + (args or []), cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    server = RunningServer(process, "", data_dir)
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), True)
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        server.log.append(line)
+        match = _VISIT.search(line)
+        if match:
+            server.url = match.group(1)
+            threading.Thread(target=server._drain, daemon=True).start()
+            return server
+    process.kill()
+    raise RuntimeError("selfhost did not start:\n" + "".join(server.log))
