@@ -104,9 +104,10 @@ async def _serve(server: Server, sock: socket.socket, log_level: str) -> None:
         ws_max_size=server.sio.eio.max_http_buffer_size,
     )
     runner = _Uvicorn(config)
-    announce = asyncio.create_task(_announce(runner, sock))
-    await runner.serve(sockets=[sock])  # uvicorn stops cleanly on SIGINT and SIGTERM
-    announce.cancel()
+    tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.expire_idle_rooms())]
+    await runner.serve(sockets=[sock])  # stops cleanly on SIGINT and SIGTERM
+    for task in tasks:
+        task.cancel()
 
 
 class _Uvicorn(uvicorn.Server):

@@ -6,6 +6,7 @@ the core returns are performed with python-socketio.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class Server:
     async def negotiate(self, request: Request) -> Response:
         query = {key: values[-1] for key, values in parse_qs(request.url.query).items()}
         try:
-            grant = await negotiate(query, self.secret, self.store, self.handlers.new_room)
+            grant = await negotiate(query, self.secret, self.store, self.handlers.new_room, self.settings.max_rooms)
         except ProtocolError as error:
             return JSONResponse(error_body(error), status_code=HTTP_STATUS[error.code])
         endpoint = f"{request.url.scheme}://{request.url.netloc}"
@@ -108,6 +109,15 @@ class Server:
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def expire_idle_rooms(self) -> None:
+        """Forget idle rooms, checking a few times per idle period, until cancelled."""
+        period = max(1.0, min(60.0, self.settings.room_idle_seconds / 4))
+        while True:
+            await asyncio.sleep(period)
+            expired = await self.handlers.expire_idle_rooms()
+            if expired:
+                log.info("forgot %d idle room(s)", expired)
 
     # --- Socket.IO ---
 

@@ -37,6 +37,10 @@ async def _perform(sio: socketio.AsyncServer, action: Action) -> None:
         await sio.enter_room(action["socketId"], action["room"], namespace=namespace)
     elif name == "removeSocketFromRoom":
         await sio.leave_room(action["socketId"], action["room"], namespace=namespace)
+    elif name == "disconnectSockets":
+        # The core names sockets by their own rooms; python-socketio disconnects by id.
+        for socket_id in action["rooms"]:
+            await sio.disconnect(socket_id, namespace=namespace)
     else:
         raise ValueError(f"unknown action {name!r}")
 

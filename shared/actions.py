@@ -40,3 +40,13 @@ def add_socket_to_room(socket_id: str, room: str) -> Action:
 
 def remove_socket_from_room(socket_id: str, room: str) -> Action:
     return {"actionName": "removeSocketFromRoom", "namespace": NAMESPACE, "socketId": socket_id, "room": room}
+
+
+def disconnect_sockets(rooms: Sequence[str], close_underlying_connection: bool = True) -> Action:
+    """Disconnect every socket in `rooms` (a socket's own room is its id)."""
+    return {
+        "actionName": "disconnectSockets",
+        "namespace": NAMESPACE,
+        "rooms": list(rooms),
+        "closeUnderlyingConnection": close_underlying_connection,
+    }

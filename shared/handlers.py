@@ -13,12 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import protocol as p
-from .actions import Action, add_socket_to_room, send_to_rooms, send_to_socket
+from .actions import (
+    Action,
+    add_socket_to_room,
+    disconnect_sockets,
+    remove_socket_from_room,
+    send_to_rooms,
+    send_to_socket,
+)
 from .capabilities import Claims, is_writer_key
 from .limits import RateLimiter
 from .room import Received, Room
 from .settings import Settings
-from .store import RoomStore
+from .store import RoomStore, create_within_limit
 from .versions import Outcome
 
 
@@ -32,7 +39,7 @@ class Caller:
 
 class Handlers:
     def __init__(
-        self, settings: Settings, secret: bytes, store: RoomStore, clock: Callable[[], float] = time.monotonic
+        self, settings: Settings, secret: bytes, store: RoomStore, clock: Callable[[], float] = time.time
     ) -> None:
         self.settings = settings
         self.secret = secret
@@ -42,7 +49,9 @@ class Handlers:
 
     def new_room(self, room_id: str) -> Room:
         s = self.settings
-        return Room(room_id, s.max_document_units, s.max_held_deltas, s.gap_timeout_seconds)
+        room = Room(room_id, s.max_document_units, s.max_held_deltas, s.gap_timeout_seconds)
+        room.last_active = self.clock()
+        return room
 
     # --- events ---
 
@@ -108,10 +117,24 @@ class Handlers:
         room_id = await self.store.unbind_socket(caller.socket_id)
         if room_id is None:
             return []
-        presence = await self.store.update(
-            room_id, lambda room: room.presence() if room.remove(caller.socket_id) else None
-        )
+        now = self.clock()
+
+        def leave(room: Room) -> dict[str, Any] | None:
+            if not room.remove(caller.socket_id):
+                return None
+            room.last_active = now
+            return room.presence()
+
+        presence = await self.store.update(room_id, leave)
         return [] if presence is None else [_to_room(room_id, presence)]
+
+    async def create_room(self, room_id: str) -> bool:
+        """Store a new empty room unless the server is at its room limit; False if it existed."""
+        return await create_within_limit(self.store, self.new_room(room_id), self.settings.max_rooms)
+
+    async def expire_idle_rooms(self) -> int:
+        """Forget rooms nobody is in and nobody wrote to for `room_idle_seconds`; how many."""
+        return await self.store.expire_idle(self.clock(), self.settings.room_idle_seconds)
 
     # --- steps ---
 
@@ -140,8 +163,14 @@ class Handlers:
         if bound is not None and bound != room_id:
             raise p.ProtocolError("bad_request", "this connection has joined another room; open a new one")
 
+        now, limit = self.clock(), self.settings.max_viewers_per_room
+
         def enter(room: Room) -> _Joined:
-            changed = room.add(sid, role)
+            if role == "viewer" and sid not in room.viewers and len(room.viewers) >= limit:
+                raise p.ProtocolError("too_large", f"this room is full: {limit} viewers at most")
+            replaced = room.take_over(sid) if role == "writer" else []
+            changed = room.add(sid, role) or bool(replaced)
+            room.last_active = now
             answerable = room.can_answer_sync()
             give_text = answerable if role == "viewer" else room.tracker.has_base()
             return _Joined(
@@ -151,18 +180,20 @@ class Handlers:
                 room.cursor if role == "viewer" else None,
                 room.presence(),
                 not answerable,
+                replaced,
             )
 
         joined = await self.store.update(room_id, enter)
         if joined is None and role == "writer":  # a writer resumes a room this server forgot
-            await self.store.create(self.new_room(room_id))
+            await self.create_room(room_id)
             joined = await self.store.update(room_id, enter)
         if joined is None:
             raise p.ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")
         await self.store.bind_socket(sid, room_id)
 
         home = p.control_room(room_id) if role == "writer" else room_id
-        actions = [
+        actions = _replace_writers(room_id, joined.replaced)
+        actions += [
             add_socket_to_room(sid, home),
             send_to_socket(sid, p.MESSAGE_EVENT, p.ack_join(room_id, role, joined.version)),
         ]
@@ -221,6 +252,17 @@ class _Joined:
     cursor: Any
     presence: dict[str, Any]
     ask_writer: bool
+    replaced: list[str]
+
+
+def _replace_writers(room_id: str, sockets: list[str]) -> list[Action]:
+    """Tell each replaced writer socket why, then close it (so it stops writing)."""
+    actions: list[Action] = []
+    for socket_id in sockets:
+        actions.append(send_to_socket(socket_id, p.MESSAGE_EVENT, p.superseded(room_id)))
+        actions.append(remove_socket_from_room(socket_id, p.control_room(room_id)))
+        actions.append(disconnect_sockets([socket_id]))
+    return actions
 
 
 def _refuse(caller: Caller, error: p.ProtocolError, event: str) -> Action:

@@ -290,5 +290,14 @@ def presence(room_id: str, viewers: int, writer_online: bool) -> dict[str, Any]:
     }
 
 
+def superseded(room_id: str) -> dict[str, Any]:
+    """To a writer socket replaced by a newer one holding the same key (another tab)."""
+    return {
+        "type": "superseded",
+        "room_id": room_id,
+        "message": "this stream's writer opened it elsewhere (another tab or device); this one is closed",
+    }
+
+
 def error_message(error: ProtocolError, event: str) -> dict[str, Any]:
     return {"type": "error", "code": error.code, "message": error.message, "event": event}

@@ -32,6 +32,7 @@ class Room:
     writers: set[str] = field(default_factory=set)
     viewers: set[str] = field(default_factory=set)
     sync_asked_at: float | None = None  # when the room last asked its writer for the text
+    last_active: float = 0.0  # wall-clock time of the last write or membership change
 
     def __post_init__(self) -> None:
         self.document = Document(max_units=self.max_units)
@@ -46,6 +47,19 @@ class Room:
         others.discard(socket_id)
         members.add(socket_id)
         return True
+
+    def take_over(self, socket_id: str) -> list[str]:
+        """Make `socket_id` the room's only writer; the writer sockets it replaces.
+
+        The newest writer wins, so that a reloaded or second tab works even while the
+        old socket lingers; the adapters tell the old one and close it.
+        """
+        replaced = sorted(self.writers - {socket_id})
+        self.writers -= set(replaced)
+        return replaced
+
+    def is_idle(self, now: float, idle_seconds: float) -> bool:
+        return not self.writers and not self.viewers and now - self.last_active >= idle_seconds
 
     def remove(self, socket_id: str) -> bool:
         """Remove a socket; True when the room's presence changed."""
@@ -69,6 +83,7 @@ class Room:
 
     def receive(self, message: WriterMessage, now: float) -> Received:
         """Apply a writer's message. Raises ProtocolError when the room refuses it."""
+        self.last_active = now
         if isinstance(message, Delta):
             return self._delta(message, now)
         if isinstance(message, Full):

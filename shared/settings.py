@@ -25,6 +25,9 @@ _ENV_NAMES = {
     "messages_per_second": "CODESTREAM_MESSAGES_PER_SECOND",
     "max_held_deltas": "CODESTREAM_MAX_HELD_DELTAS",
     "gap_timeout_seconds": "CODESTREAM_GAP_TIMEOUT_SECONDS",
+    "max_viewers_per_room": "CODESTREAM_MAX_VIEWERS_PER_ROOM",
+    "max_rooms": "CODESTREAM_MAX_ROOMS",
+    "room_idle_seconds": "CODESTREAM_ROOM_IDLE_SECONDS",
 }
 
 
@@ -44,6 +47,9 @@ class Settings:
     messages_per_second: int = 100
     max_held_deltas: int = 1000
     gap_timeout_seconds: float = 1.0
+    max_viewers_per_room: int = 1000
+    max_rooms: int = 10_000
+    room_idle_seconds: float = 3600.0  # an empty room nobody wrote to for this long is forgotten
 
     @property
     def socketio_path(self) -> str:

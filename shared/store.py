@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from .protocol import ProtocolError
 from .room import Room
 
 T = TypeVar("T")
@@ -30,6 +31,14 @@ class RoomStore(Protocol):
         """
         ...
 
+    async def count(self) -> int:
+        """How many rooms are stored."""
+        ...
+
+    async def expire_idle(self, now: float, idle_seconds: float) -> int:
+        """Delete the rooms that `Room.is_idle`; how many were deleted."""
+        ...
+
     async def bind_socket(self, socket_id: str, room_id: str) -> None: ...
 
     async def socket_room(self, socket_id: str) -> str | None: ...
@@ -37,6 +46,13 @@ class RoomStore(Protocol):
     async def unbind_socket(self, socket_id: str) -> str | None:
         """Forget the socket; the room it was in, if any."""
         ...
+
+
+async def create_within_limit(store: RoomStore, room: Room, max_rooms: int | None) -> bool:
+    """Create `room` unless the store holds `max_rooms` already (ProtocolError too_large)."""
+    if max_rooms is not None and await store.count() >= max_rooms:
+        raise ProtocolError("too_large", f"this server holds {max_rooms} rooms at most; try later")
+    return await store.create(room)
 
 
 class MemoryRoomStore:
@@ -60,6 +76,15 @@ class MemoryRoomStore:
         # One event loop and no await inside `change`: nothing else runs meanwhile.
         room = self.rooms.get(room_id)
         return None if room is None else change(room)
+
+    async def count(self) -> int:
+        return len(self.rooms)
+
+    async def expire_idle(self, now: float, idle_seconds: float) -> int:
+        idle = [room_id for room_id, room in self.rooms.items() if room.is_idle(now, idle_seconds)]
+        for room_id in idle:
+            del self.rooms[room_id]
+        return len(idle)
 
     async def bind_socket(self, socket_id: str, room_id: str) -> None:
         self.sockets[socket_id] = room_id

@@ -68,12 +68,16 @@ class VersionTracker(Generic[T]):
         if not self.accepts_full(version):
             return Outcome.STALE
         self.version = version
-        if self.numbering is None:  # a held delta numbered like the full marks a tutorial writer
-            self.numbering = "tutorial" if version in self.held else "native" if version + 1 in self.held else None
+        # A held delta k reached us before full k, so it was sent first: a native writer's delta k
+        # (inside the full). The tutorial's delta k is sent after its full k, so deciding here
+        # "tutorial" would apply a native delta twice on the usual sync-recovery path.
+        if self.numbering is None:
+            self.numbering = "native" if version in self.held or version + 1 in self.held else None
         self.drain(apply)
         return Outcome.APPLIED
 
     def on_delta(self, sent: int, delta: T, apply: Callable[[T], None], now: float) -> Outcome:
+        before = self.numbering, self.version
         self._infer(sent)
         version = self.native(sent)
         if version is not None and self.version is not None and version <= self.version:
@@ -83,7 +87,11 @@ class VersionTracker(Generic[T]):
                 self.gap_since = now
             self.held.setdefault(sent, delta)
             return Outcome.HELD
-        apply(delta)
+        try:
+            apply(delta)
+        except Exception:
+            self.numbering, self.version = before  # a refused delta decides nothing, not even a base
+            raise
         self.version = version
         self.drain(apply)
         return Outcome.APPLIED
