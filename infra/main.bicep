@@ -44,14 +44,30 @@ param hubName string = 'codestream'
 ])
 param webPubSubSku string = 'Free_F1'
 
-@description('Web PubSub units for Standard_S1 or Premium_P1 (1,000 connections a unit); Free_F1 always runs 1.')
-@minValue(1)
-@maxValue(100)
+@description('Web PubSub units for Standard_S1 or Premium_P1 (1,000 connections a unit: 1, 2, 5, 10, 20, 50 or 100); Free_F1 always runs 1.')
+@allowed([
+  1
+  2
+  5
+  10
+  20
+  50
+  100
+])
 param webPubSubCapacity int = 1
 
 @description('Server secret that signs writer keys (CODESTREAM_SECRET): 32 characters or more, random, kept the same across deployments.')
 @secure()
 @minLength(32)
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 48
+      noSpecial: true
+    }
+  }
+})
 param codestreamSecret string
 
 @description('More browser origins allowed to call the API (e.g. a custom domain), besides the Static Web App\'s own.')
@@ -82,7 +98,7 @@ var tags = {
 var names = {
   logAnalytics: 'log-${appName}-${token}'
   appInsights: 'appi-${appName}-${token}'
-  storage: take('st${replace(appName, '-', '')}${token}', 24)
+  storage: take(toLower('st${replace(appName, '-', '')}${token}'), 24)
   deploymentContainer: 'app-package'
   webPubSub: 'wps-${appName}-${token}'
   plan: 'plan-${appName}-${token}'

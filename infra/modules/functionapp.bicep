@@ -75,6 +75,7 @@ resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' existing = {
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225:Zone redundancy is a production choice that not every Flex Consumption region offers; the default deployment is a scale-to-zero demo whose live state is in Web PubSub and zone-independent storage, not on the instances.
   name: planName
   location: location
   tags: tags
@@ -89,7 +90,9 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  //checkov:skip=CKV_AZURE_13:App Service Authentication would also block Web PubSub's webhook (/runtime/webhooks/socketio); the app checks its own capability tokens (room id, HMAC writer key) and the webhook carries the extension's system key.
+  //checkov:skip=CKV_AZURE_222:Browsers call /api/negotiate and Web PubSub calls the Socket.IO webhook from the internet: the app must be publicly reachable.
+  //checkov:skip=CKV_AZURE_212:Flex Consumption scales out on demand and down to zero; there is no fixed instance count to set.
+  //checkov:skip=CKV_AZURE_213:App Service health checks are not available on Flex Consumption; Application Insights watches failures instead.
   //checkov:skip=CKV_AZURE_17:Browsers call /api/negotiate and Web PubSub calls the webhook; neither presents a client certificate.
   name: functionAppName
   location: location
@@ -130,39 +133,59 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         allowedOrigins: allowedOrigins
         supportCredentials: false
       }
+      // Flex Consumption takes the worker runtime from functionAppConfig.runtime: no
+      // FUNCTIONS_WORKER_RUNTIME or FUNCTIONS_EXTENSION_VERSION here.
+      appSettings: [
+        // Host storage with the app's identity (Durable Functions needs queues and tables).
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__blobServiceUri'
+          value: storage.properties.primaryEndpoints.blob
+        }
+        {
+          name: 'AzureWebJobsStorage__queueServiceUri'
+          value: storage.properties.primaryEndpoints.queue
+        }
+        {
+          name: 'AzureWebJobsStorage__tableServiceUri'
+          value: storage.properties.primaryEndpoints.table
+        }
+        // Telemetry with the app's identity (the component has local auth off).
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: appInsights.properties.ConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'Authorization=AAD'
+        }
+        // Web PubSub for Socket.IO: the identity form of WebPubSubForSocketIOConnectionString.
+        {
+          name: 'WebPubSubForSocketIOConnectionString__endpoint'
+          value: 'https://${webPubSub.properties.hostName}'
+        }
+        {
+          name: 'WebPubSubForSocketIOConnectionString__credential'
+          value: 'managedidentity'
+        }
+        // codestream's own settings (read by shared/settings.py).
+        {
+          name: 'CODESTREAM_SECRET'
+          value: codestreamSecret
+        }
+        {
+          name: 'CODESTREAM_HUB'
+          value: hubName
+        }
+        {
+          name: 'CODESTREAM_ALLOWED_ORIGINS'
+          value: join(allowedOrigins, ',')
+        }
+      ]
     }
-  }
-}
-
-// Flex Consumption sets the worker runtime from functionAppConfig.runtime: no
-// FUNCTIONS_WORKER_RUNTIME or FUNCTIONS_EXTENSION_VERSION here.
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
-  parent: functionApp
-  name: 'appsettings'
-  properties: {
-    // Host storage with the app's identity (Durable Functions needs queues and tables).
-    AzureWebJobsStorage__credential: 'managedidentity'
-    AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
-    AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
-    AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
-    // Telemetry with the app's identity (the component has local auth off).
-    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
-    // Web PubSub for Socket.IO, identity form of WebPubSubForSocketIOConnectionString.
-    WebPubSubForSocketIOConnectionString__endpoint: 'https://${webPubSub.properties.hostName}'
-    WebPubSubForSocketIOConnectionString__credential: 'managedidentity'
-    // codestream's own settings (shared/settings.py).
-    CODESTREAM_SECRET: codestreamSecret
-    CODESTREAM_HUB: hubName
-    CODESTREAM_ALLOWED_ORIGINS: join(allowedOrigins, ',')
-  }
-}
-
-resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
-  parent: functionApp
-  name: 'ftp'
-  properties: {
-    allow: false
   }
 }
 

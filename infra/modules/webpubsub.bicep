@@ -21,9 +21,16 @@ param webPubSubName string
 ])
 param skuName string = 'Free_F1'
 
-@description('Units for Standard_S1 or Premium_P1 (1-100). Free_F1 always runs 1 unit.')
-@minValue(1)
-@maxValue(100)
+@description('Units for Standard_S1 or Premium_P1 (1,000 connections each). Free_F1 always runs 1 unit.')
+@allowed([
+  1
+  2
+  5
+  10
+  20
+  50
+  100
+])
 param capacity int = 1
 
 var skuTier = split(skuName, '_')[0]
@@ -32,6 +39,8 @@ resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' = {
   name: webPubSubName
   location: location
   tags: tags
+  //checkov:skip=CKV_AZURE_175:Free_F1 (no SLA) is the cost-free default for trying codestream; production picks Standard_S1 or Premium_P1 with the webPubSubSku parameter.
+  //checkov:skip=CKV_AZURE_176:The service calls out only to the Function App's webhook, which is authenticated by the system key in its URL; an identity for the service would go unused.
   kind: 'SocketIO'
   sku: {
     name: skuName
