@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test lint setup clean
+.PHONY: run test lint setup site infra-tools clean bench
 
-run: setup
+run: setup site
 	$(PY) -m selfhost --host $(HOST) --port $(PORT)
 
-test: setup
+test: setup site infra-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -20,11 +20,45 @@ lint: setup
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-selfhost.txt requirements-dev.txt
+$(VENV)/.installed: requirements-selfhost.txt requirements-dev.txt requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The web client: npm installs from the lock file, esbuild builds static_site/dist (not committed).
+SITE := static_site
+DIST := $(SITE)/dist/index.html
+SITE_SOURCES := $(wildcard $(SITE)/src/* $(SITE)/public/* $(SITE)/index.html $(SITE)/build.mjs \
+	$(SITE)/staticwebapp.config.json)
+
+site: $(if $(wildcard $(SITE)/package.json),$(DIST))
+
+$(SITE)/node_modules/.installed: $(SITE)/package.json $(SITE)/package-lock.json
+	cd $(SITE) && npm ci --no-audit --no-fund
+	touch $@
+
+$(DIST): $(SITE)/node_modules/.installed $(SITE_SOURCES)
+	cd $(SITE) && npm run build
+
+# checkov and pycep-parser pin many packages: they get a venv of their own.
+INFRA_VENV := .venv-infra
+
+infra-tools: $(INFRA_VENV)/.installed
+
+$(INFRA_VENV)/.installed: infra/requirements-tools.txt
+	test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/python -m pip install --quiet -r infra/requirements-tools.txt
+	touch $@
+
+# Latency, fan-out and late-join benchmark of the self-hosted server (about 6 minutes).
+bench: setup $(VENV)/.bench-installed
+	$(PY) -m bench $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(INFRA_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist test-artifacts

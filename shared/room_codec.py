@@ -4,7 +4,7 @@ The Durable Entity (Azure) and the Redis store save `room_to_dict(room)` and reb
 room with `room_from_dict`. Limits are not state: they come from the caller's Settings.
 
 Held deltas are kept by their change events only: a held delta is applied later, never
-relayed, so its raw message is not needed. Timestamps (`gap_since`, `sync_asked_at`) are
+relayed, so its raw message is not needed. Timestamps (`gap_since`, `sync_asked_at`, `last_active`) are
 in the clock of whoever called `Room.receive`; a store shared by processes should use
 wall-clock time.
 """
@@ -45,6 +45,7 @@ def room_to_dict(room: Room) -> dict[str, Any]:
         "writers": sorted(room.writers),
         "viewers": sorted(room.viewers),
         "sync_asked_at": room.sync_asked_at,
+        "last_active": room.last_active,
     }
 
 
@@ -66,6 +67,7 @@ def room_from_dict(data: Any, settings: Settings) -> Room:
         room.writers = set(data["writers"])
         room.viewers = set(data["viewers"])
         room.sync_asked_at = data["sync_asked_at"]
+        room.last_active = float(data["last_active"])
     except (KeyError, TypeError, ValueError) as error:
         raise RoomCodecError(f"stored room is damaged: {error}") from None
     return room

@@ -63,7 +63,10 @@ RoomOperation = Callable[[Room | None, str, Mapping[str, Any], Settings, float],
 
 
 def _create(room: Room | None, room_id: str, value: Mapping[str, Any], settings: Settings, now: float) -> Room:
-    return room if room is not None else empty_room(room_id, settings)
+    if room is None:
+        room = empty_room(room_id, settings)
+        room.last_active = now
+    return room
 
 
 def _join(room: Room | None, room_id: str, value: Mapping[str, Any], settings: Settings, now: float) -> Room | None:
@@ -73,7 +76,10 @@ def _join(room: Room | None, room_id: str, value: Mapping[str, Any], settings: S
     if room is None and role == "writer":  # a writer resumes a room the store forgot
         room = empty_room(room_id, settings)
     if room is not None:
+        if role == "writer":
+            room.take_over(socket_id)  # the newest writer wins, as in the core's joinRoom
         room.add(socket_id, role)
+        room.last_active = now
     return room
 
 
@@ -81,8 +87,8 @@ def _leave(room: Room | None, room_id: str, value: Mapping[str, Any], settings: 
     socket_id = value.get("socket_id")
     if not isinstance(socket_id, str):
         raise OperationError("leave needs a socket_id")
-    if room is not None:
-        room.remove(socket_id)
+    if room is not None and room.remove(socket_id):
+        room.last_active = now
     return room
 
 

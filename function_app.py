@@ -1,0 +1,179 @@
+"""codestream on Azure Functions (Python v2 model), with Web PubSub for Socket.IO in serverless mode.
+
+Each function only translates: its trigger data goes to `azure_adapter.adapter.Adapter`
+(which calls the core in `shared/`), and the actions that come back are written, as one
+JSON array, to the `socketio` output binding. Shapes follow docs/design AZURE.md.
+
+- `negotiate` / `register` (GET /api/negotiate, /api/register): PROTOCOL.md's negotiate;
+  the token comes from the `socketionegotiation` input binding.
+- `connect`, `connected`, `joinRoom`, `sendToRoom`, `disconnected`: the Socket.IO events the
+  service forwards to /runtime/webhooks/socketio.
+- Entities `Room` (a room's text, version, language, cursor and members) and `Socket` (the
+  room a socket joined, for `disconnected`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from azure_adapter.adapter import Adapter, internal_error
+from azure_adapter.entities import DurableEntities, EntityStore
+from azure_adapter.events import SocketEvent, read_event
+from azure_adapter.http import allowed_origins, cors_headers
+from shared.actions import Action
+from shared.capabilities import secret_bytes
+from shared.room_operations import ROOM_ENTITY, SOCKET_ENTITY, State, room_operation, socket_operation
+from shared.settings import Settings
+
+log = logging.getLogger("codestream")
+
+SETTINGS = Settings.from_env()
+HUB = SETTINGS.hub
+CONNECTION = "WebPubSubForSocketIOConnectionString"
+SECRET_ENV = "CODESTREAM_SECRET"
+TRIGGER = "socketiotrigger"
+OUTPUT = "socketio"
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@functools.cache
+def adapter() -> Adapter:
+    """Built on first use, so that importing this module needs no secret."""
+    secret = os.environ.get(SECRET_ENV)
+    if not secret:
+        raise RuntimeError(f"{SECRET_ENV} is not set")
+    return Adapter(SETTINGS, secret_bytes(secret))
+
+
+# --- HTTP: negotiate ----------------------------------------------------------------
+
+
+@app.route(route="negotiate", methods=["GET", "OPTIONS"])
+@app.generic_input_binding(arg_name="negotiation", type="socketionegotiation", hub=HUB, connection=CONNECTION)
+@app.durable_client_input(client_name="client")
+async def negotiate(
+    req: func.HttpRequest, negotiation: str, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    return await _negotiate(req, negotiation, DurableEntities(client))
+
+
+@app.route(route="register", methods=["GET", "OPTIONS"])  # the tutorial's name for negotiate
+@app.generic_input_binding(arg_name="negotiation", type="socketionegotiation", hub=HUB, connection=CONNECTION)
+@app.durable_client_input(client_name="client")
+async def register(req: func.HttpRequest, negotiation: str, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _negotiate(req, negotiation, DurableEntities(client))
+
+
+async def _negotiate(req: func.HttpRequest, negotiation: str, entities: EntityStore) -> func.HttpResponse:
+    origin = req.headers.get("Origin")
+    origins = allowed_origins(os.environ)
+    if req.method == "OPTIONS":
+        return func.HttpResponse(status_code=204, headers=cors_headers(origin, origins, preflight=True))
+    query = dict(req.params)
+    try:
+        status, body = await adapter().negotiate(query, negotiation, entities)
+    except Exception:
+        log.exception("negotiate failed")
+        status, body = 500, {"error": {"code": "internal", "message": "the server failed to negotiate"}}
+    headers = {"Cache-Control": "no-store", **cors_headers(origin, origins)}
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json", headers=headers)
+
+
+# --- Socket.IO events ---------------------------------------------------------------
+
+
+@app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="connect")
+def connect(request: str) -> str:
+    """Accept (200) or refuse (401) the socket; the service reads `statusCode`."""
+    return json.dumps({"statusCode": adapter().connect(read_event(request))})
+
+
+@app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="connected")
+@app.generic_output_binding(arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION)
+async def connected(request: str, out: func.Out[str]) -> None:
+    await _run(request, out, "connected", lambda event: adapter().connected(event))
+
+
+@app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="joinRoom")
+@app.generic_output_binding(arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION)
+@app.durable_client_input(client_name="client")
+async def join_room(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
+    entities = DurableEntities(client)
+    await _run(request, out, "joinRoom", lambda event: adapter().join_room(event, entities))
+
+
+@app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="sendToRoom")
+@app.generic_output_binding(arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION)
+@app.durable_client_input(client_name="client")
+async def send_to_room(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
+    entities = DurableEntities(client)
+    await _run(request, out, "sendToRoom", lambda event: adapter().send_to_room(event, entities))
+
+
+@app.generic_trigger(
+    arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="disconnected"
+)
+@app.generic_output_binding(arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION)
+@app.durable_client_input(client_name="client")
+async def disconnected(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
+    entities = DurableEntities(client)
+    await _run(request, out, "disconnected", lambda event: adapter().disconnected(event, entities))
+
+
+async def _run(
+    request: str, out: func.Out[str], name: str, handle: Callable[[SocketEvent], Awaitable[list[Action]]]
+) -> None:
+    """Translate the trigger data, run the event, write its actions as one JSON array."""
+    event = read_event(request)  # malformed trigger data: an exception, so HTTP 500 to the service
+    try:
+        actions = await handle(event)
+    except Exception:  # a failure must reach the client as `internal`, not vanish
+        log.exception("%s failed for socket %s", name, event.socket_id)
+        actions = internal_error(event.socket_id, name) if name not in ("connected", "disconnected") else []
+    if actions:
+        out.set(json.dumps(actions))
+
+
+# --- Durable Entities ---------------------------------------------------------------
+
+
+@app.entity_trigger(context_name="context", entity_name=ROOM_ENTITY)
+def Room(context: df.DurableEntityContext) -> None:
+    state = context.get_state(expected_type=dict)
+    _keep(
+        context,
+        room_operation(
+            context.entity_key,
+            state,
+            context.operation_name,
+            context.get_input(expected_type=dict),
+            SETTINGS,
+            time.time(),
+        ),
+    )
+
+
+@app.entity_trigger(context_name="context", entity_name=SOCKET_ENTITY)
+def Socket(context: df.DurableEntityContext) -> None:
+    _keep(
+        context,
+        socket_operation(
+            context.get_state(expected_type=dict), context.operation_name, context.get_input(expected_type=dict)
+        ),
+    )
+
+
+def _keep(context: df.DurableEntityContext, state: State) -> None:
+    if state is None:
+        context.destruct_on_exit()
+    else:
+        context.set_state(state)

@@ -1,0 +1,3 @@
+from tests.azure.fixtures import durable, secret, service
+
+__all__ = ["durable", "secret", "service"]

@@ -1,0 +1,35 @@
+"""Fixtures shared by the Azure adapter's tests and the scenario suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import function_app
+from shared.capabilities import new_secret
+
+from .harness import DurableExtension, SocketIOService
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh CODESTREAM_SECRET, and a fresh adapter (with its rate limiter) built from it."""
+    value = new_secret()
+    monkeypatch.setenv("CODESTREAM_SECRET", value)
+    monkeypatch.delenv("CODESTREAM_ALLOWED_ORIGINS", raising=False)
+    function_app.adapter.cache_clear()
+    yield value
+    function_app.adapter.cache_clear()
+
+
+@pytest.fixture
+def durable(monkeypatch: pytest.MonkeyPatch) -> DurableExtension:
+    extension = DurableExtension()
+    extension.install(monkeypatch)
+    return extension
+
+
+@pytest.fixture
+def service(secret: str, durable: DurableExtension) -> SocketIOService:
+    return SocketIOService(durable, function_app.HUB)
