@@ -1,0 +1,144 @@
+"""negotiate: new room, viewer, writer resume, and the refusals with their HTTP statuses."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from shared.capabilities import is_room_id, writer_key
+from shared.negotiate import HTTP_STATUS, Grant, error_body, negotiate, negotiate_body
+from shared.protocol import ProtocolError
+from shared.room import Room
+from shared.store import MemoryRoomStore
+
+SECRET = b"n" * 32
+ROOM = "AAAAAAAAAAAAAAAAAAAAAA"
+
+
+def new_room(room_id: str) -> Room:
+    return Room(room_id, 1000)
+
+
+async def refused(query: dict[str, str], store: MemoryRoomStore) -> tuple[str, int]:
+    before = dict(store.rooms)
+    with pytest.raises(ProtocolError) as caught:
+        await negotiate(query, SECRET, store, new_room)
+    assert store.rooms == before
+    return caught.value.code, HTTP_STATUS[caught.value.code]
+
+
+async def test_new_room_makes_the_caller_its_writer() -> None:
+    store = MemoryRoomStore()
+    grant = await negotiate({}, SECRET, store, new_room)
+    assert is_room_id(grant.room_id)
+    assert (grant.role, grant.writer_key) == ("writer", writer_key(SECRET, grant.room_id))
+    assert len(grant.user_id) == 16
+    assert list(store.rooms) == [grant.room_id]
+    again = await negotiate({}, SECRET, store, new_room)
+    assert again.room_id != grant.room_id and again.user_id != grant.user_id
+
+
+async def test_viewer_of_a_known_room() -> None:
+    store = MemoryRoomStore()
+    await store.create(new_room(ROOM))
+    grant = await negotiate({"room_id": ROOM}, SECRET, store, new_room)
+    assert (grant.room_id, grant.role, grant.writer_key) == (ROOM, "viewer", None)
+    assert list(store.rooms) == [ROOM]
+
+
+async def test_writer_resumes_a_known_room_keeping_its_text() -> None:
+    store = MemoryRoomStore()
+    room = new_room(ROOM)
+    room.document.replace_all("kept")
+    await store.create(room)
+    key = writer_key(SECRET, ROOM)
+    grant = await negotiate({"room_id": ROOM, "writer_key": key}, SECRET, store, new_room)
+    assert (grant.room_id, grant.role, grant.writer_key) == (ROOM, "writer", key)
+    assert store.rooms[ROOM] is room and room.document.text() == "kept"
+
+
+async def test_writer_resumes_a_room_the_server_forgot() -> None:
+    store = MemoryRoomStore()
+    grant = await negotiate({"room_id": ROOM, "writer_key": writer_key(SECRET, ROOM)}, SECRET, store, new_room)
+    assert grant.role == "writer"
+    assert list(store.rooms) == [ROOM]
+
+
+async def test_unknown_room_is_404() -> None:
+    assert await refused({"room_id": ROOM}, MemoryRoomStore()) == ("room_not_found", 404)
+
+
+async def test_wrong_writer_key_is_403() -> None:
+    store = MemoryRoomStore()
+    await store.create(new_room(ROOM))
+    other = "BBBBBBBBBBBBBBBBBBBBBA"
+    assert await refused({"room_id": ROOM, "writer_key": writer_key(SECRET, other)}, store) == ("unauthorized", 403)
+    assert await refused({"room_id": ROOM, "writer_key": writer_key(b"x" * 32, ROOM)}, store) == ("unauthorized", 403)
+    assert await refused({"room_id": ROOM, "writer_key": "short"}, store) == ("unauthorized", 403)
+    assert await refused({"room_id": other, "writer_key": writer_key(SECRET, ROOM)}, store) == ("unauthorized", 403)
+
+
+@pytest.mark.parametrize("room_id", ["", "abc", "A" * 23, "A" * 21 + "B", ROOM + "-control", "../" + ROOM[3:]])
+async def test_bad_room_id_is_400(room_id: str) -> None:
+    assert await refused({"room_id": room_id}, MemoryRoomStore()) == ("bad_request", 400)
+
+
+async def test_writer_key_without_room_is_400() -> None:
+    assert await refused({"writer_key": writer_key(SECRET, ROOM)}, MemoryRoomStore()) == ("bad_request", 400)
+
+
+def test_negotiate_body_for_a_writer() -> None:
+    grant = Grant(ROOM, "writer", "user", "K" * 43)
+    body = negotiate_body(grant, "http://127.0.0.1:3000", "/clients/socketio/hubs/codestream", "a.b+c/d=")
+    assert body == {
+        "room_id": ROOM,
+        "role": "writer",
+        "endpoint": "http://127.0.0.1:3000",
+        "path": "/clients/socketio/hubs/codestream",
+        "token": "a.b+c/d=",
+        "url": "http://127.0.0.1:3000?access_token=a.b%2Bc%2Fd%3D",
+        "writer_key": "K" * 43,
+    }
+    assert parse_qs(urlsplit(body["url"]).query) == {"access_token": ["a.b+c/d="]}
+
+
+def test_negotiate_body_for_a_viewer_has_no_key() -> None:
+    body = negotiate_body(Grant(ROOM, "viewer", "user"), "https://h", "/p", "t")
+    assert body == {
+        "room_id": ROOM,
+        "role": "viewer",
+        "endpoint": "https://h",
+        "path": "/p",
+        "token": "t",
+        "url": "https://h?access_token=t",
+    }
+
+
+def test_error_body_and_statuses() -> None:
+    assert error_body(ProtocolError("room_not_found", "no such room")) == {
+        "error": {"code": "room_not_found", "message": "no such room"}
+    }
+    assert dict(HTTP_STATUS) == {
+        "bad_request": 400,
+        "unauthorized": 403,
+        "room_not_found": 404,
+        "too_large": 413,
+        "rate_limited": 429,
+        "internal": 500,
+    }
+
+
+async def test_room_limit_refuses_new_rooms_but_not_known_ones() -> None:
+    store = MemoryRoomStore()
+    await store.create(new_room(ROOM))
+    with pytest.raises(ProtocolError) as caught:
+        await negotiate({}, SECRET, store, new_room, max_rooms=1)
+    assert (caught.value.code, HTTP_STATUS[caught.value.code]) == ("too_large", 413)
+    assert list(store.rooms) == [ROOM]
+    other = "BBBBBBBBBBBBBBBBBBBBBA"
+    with pytest.raises(ProtocolError, match="1 rooms at most"):  # a forgotten room would be a new one
+        await negotiate({"room_id": other, "writer_key": writer_key(SECRET, other)}, SECRET, store, new_room, 1)
+    resumed = await negotiate({"room_id": ROOM, "writer_key": writer_key(SECRET, ROOM)}, SECRET, store, new_room, 1)
+    assert resumed.role == "writer"
+    assert (await negotiate({"room_id": ROOM}, SECRET, store, new_room, 1)).role == "viewer"

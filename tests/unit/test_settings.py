@@ -1,0 +1,118 @@
+"""Settings: defaults, every environment variable, and refusal of values codestream cannot use."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.settings import DEFAULT_HUB, Settings, SettingsError
+
+# (variable, raw value, field, parsed value)
+VARIABLES = [
+    ("CODESTREAM_HUB", "live_code2", "hub", "live_code2"),
+    ("CODESTREAM_TOKEN_TTL_SECONDS", "60", "token_ttl_seconds", 60),
+    ("CODESTREAM_MAX_MESSAGE_BYTES", "2048", "max_message_bytes", 2048),
+    ("CODESTREAM_MAX_DOCUMENT_UNITS", "77", "max_document_units", 77),
+    ("CODESTREAM_MAX_EVENTS_PER_DELTA", "3", "max_events_per_delta", 3),
+    ("CODESTREAM_MAX_CHANGES_PER_EVENT", "4", "max_changes_per_event", 4),
+    ("CODESTREAM_MAX_SELECTIONS", "5", "max_selections", 5),
+    ("CODESTREAM_MESSAGES_PER_SECOND", "6", "messages_per_second", 6),
+    ("CODESTREAM_MAX_HELD_DELTAS", "7", "max_held_deltas", 7),
+    ("CODESTREAM_GAP_TIMEOUT_SECONDS", "0.25", "gap_timeout_seconds", 0.25),
+    ("CODESTREAM_MAX_VIEWERS_PER_ROOM", "8", "max_viewers_per_room", 8),
+    ("CODESTREAM_MAX_ROOMS", "9", "max_rooms", 9),
+    ("CODESTREAM_ROOM_IDLE_SECONDS", "1.5", "room_idle_seconds", 1.5),
+]
+NUMERIC = [v for v in VARIABLES if v[0] != "CODESTREAM_HUB"]
+
+
+def test_defaults_match_the_protocol_page() -> None:
+    s = Settings.from_env({})
+    assert s == Settings()
+    assert (s.hub, s.token_ttl_seconds, s.max_message_bytes, s.max_document_units) == (
+        "codestream",
+        3600,
+        1048576,
+        1048576,
+    )
+    assert (s.max_events_per_delta, s.max_changes_per_event, s.max_selections) == (1000, 1000, 1000)
+    assert (s.messages_per_second, s.max_held_deltas, s.gap_timeout_seconds) == (100, 1000, 1.0)
+    assert (s.max_viewers_per_room, s.max_rooms, s.room_idle_seconds) == (1000, 10_000, 3600.0)
+    assert DEFAULT_HUB == "codestream"
+    assert s.socketio_path == "/clients/socketio/hubs/codestream"
+
+
+@pytest.mark.parametrize(("name", "raw", "field", "value"), VARIABLES)
+def test_each_variable_sets_its_field_only(name: str, raw: str, field: str, value: object) -> None:
+    s = Settings.from_env({name: raw})
+    assert getattr(s, field) == value
+    assert type(getattr(s, field)) is type(value)
+    others = {f: getattr(s, f) for f in Settings.__dataclass_fields__ if f != field}
+    assert others == {f: getattr(Settings(), f) for f in others}
+
+
+def test_hub_sets_the_socketio_path() -> None:
+    assert Settings.from_env({"CODESTREAM_HUB": "Editor_1"}).socketio_path == "/clients/socketio/hubs/Editor_1"
+
+
+def test_empty_value_means_default() -> None:
+    assert Settings.from_env({name: "" for name, *_ in VARIABLES}) == Settings()
+
+
+def test_unrelated_variables_are_ignored() -> None:
+    assert Settings.from_env({"CODESTREAM_SECRET": "x", "HUB": "other", "PATH": "/bin"}) == Settings()
+
+
+def test_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODESTREAM_MAX_SELECTIONS", "9")
+    monkeypatch.setenv("CODESTREAM_HUB", "envhub")
+    s = Settings.from_env()
+    assert (s.max_selections, s.hub) == (9, "envhub")
+
+
+@pytest.mark.parametrize(("name", "raw", "field", "value"), NUMERIC)
+@pytest.mark.parametrize("bad", ["abc", "1O", "0x10", "ten", "--1"])
+def test_non_numbers_are_refused(name: str, raw: str, field: str, value: object, bad: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: bad})
+    assert name in str(caught.value)
+    assert repr(bad) in str(caught.value)
+
+
+@pytest.mark.parametrize("name", [v[0] for v in NUMERIC if not isinstance(v[3], float)])
+@pytest.mark.parametrize("bad", ["1.5", "2e3", "true"])
+def test_integer_fields_refuse_fractions_and_words(name: str, bad: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: bad})
+
+
+@pytest.mark.parametrize(("name", "raw", "field", "value"), NUMERIC)
+@pytest.mark.parametrize("bad", ["0", "-1"])
+def test_zero_and_negative_are_refused(name: str, raw: str, field: str, value: object, bad: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: bad})
+    number = float(bad) if isinstance(value, float) else int(bad)
+    assert str(caught.value) == f"{name} must be positive, not {number}"
+
+
+@pytest.mark.parametrize("name", [v[0] for v in NUMERIC if isinstance(v[3], float)])
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "-0.5"])
+def test_float_fields_must_be_positive_and_finite(name: str, bad: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: bad})
+
+
+@pytest.mark.parametrize("bad", ["1hub", "my-hub", "hub name", "hüb", "_hub", "h/ub", "a" * 128])
+def test_bad_hub_names_are_refused(bad: str) -> None:
+    with pytest.raises(SettingsError, match="CODESTREAM_HUB"):
+        Settings.from_env({"CODESTREAM_HUB": bad})
+
+
+@pytest.mark.parametrize("good", ["h", "Hub", "hub_2", "a" * 127])
+def test_good_hub_names_are_kept(good: str) -> None:
+    assert Settings.from_env({"CODESTREAM_HUB": good}).hub == good
+
+
+def test_check_also_guards_settings_built_in_code() -> None:
+    with pytest.raises(SettingsError, match="CODESTREAM_MAX_HELD_DELTAS must be positive, not 0"):
+        Settings(max_held_deltas=0).check()
+    Settings(max_held_deltas=1).check()
