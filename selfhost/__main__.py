@@ -10,8 +10,9 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -19,6 +20,8 @@ from shared.capabilities import CapabilityError
 from shared.settings import Settings, SettingsError
 
 from .app import Server
+from .redact import redact_logs
+from .redis_store import check_reachable, redis_backends
 from .secret import SECRET_ENV, load_secret
 
 log = logging.getLogger("codestream")
@@ -55,6 +58,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "CODESTREAM_ALLOWED_ORIGINS takes a comma-separated list)",
     )
     parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("CODESTREAM_REDIS_URL") or None,
+        metavar="URL",
+        help="share rooms with other processes through Redis, e.g. redis://localhost:6379/0 "
+        "(default: CODESTREAM_REDIS_URL, else rooms live in this process; see docs/SCALING.md)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: %(default)s)"
     )
     return parser.parse_args(argv)
@@ -75,14 +85,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     origins = args.allowed_origin or [
         o.strip() for o in env.get("CODESTREAM_ALLOWED_ORIGINS", "").split(",") if o.strip()
     ]
-    server = Server(settings, secret, allowed_origins=origins)
+    shared: dict[str, Any] = {}
+    if args.redis_url:
+        try:
+            check_reachable(args.redis_url)
+        except OSError as error:
+            print(f"codestream: {error}", file=sys.stderr)
+            return 2
+        shared["store"], shared["client_manager"] = redis_backends(args.redis_url, settings)
+    server = Server(settings, secret, allowed_origins=origins, **shared)
     try:
         sock = _bind(args.host, args.port)
     except OSError as error:
         print(f"codestream: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
-    asyncio.run(_serve(server, sock, args.log_level))
+    _run(_serve(server, sock, args.log_level))
     return 0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """On uvloop when installed (uvicorn[standard] brings it): the benchmark's profile showed
+    the default loop's socket writes and task switches as the fan-out's largest cost."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -103,8 +132,10 @@ async def _serve(server: Server, sock: socket.socket, log_level: str) -> None:
         access_log=False,  # access lines would log tokens
         ws_max_size=server.sio.eio.max_http_buffer_size,
     )
+    redact_logs()  # uvicorn has set up its log handlers by now
     runner = _Uvicorn(config)
     tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.expire_idle_rooms())]
+    tasks.append(asyncio.create_task(server.reap_lost_sockets()))
     await runner.serve(sockets=[sock])  # stops cleanly on SIGINT and SIGTERM
     for task in tasks:
         task.cancel()

@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import engineio
 import socketio
+from socketio import packet
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -29,6 +33,7 @@ from shared.protocol import MESSAGE_EVENT, ProtocolError, error_message
 from shared.settings import Settings
 from shared.store import MemoryRoomStore, RoomStore
 
+from .fanout import FanoutManager
 from .headers import SecurityHeaders
 from .perform import perform
 
@@ -62,8 +67,9 @@ class Server:
         self.handlers = Handlers(self.settings, self.secret, self.store)
         self.sio = _SocketServer(
             async_mode="asgi",
-            client_manager=self.client_manager,
-            cors_allowed_origins=self.allowed_origins,
+            client_manager=self.client_manager or FanoutManager(),
+            # None means same origin only; an empty list would switch the Origin check off.
+            cors_allowed_origins=self.allowed_origins or None,
             # One socket's events are handled one after another, in the order sent: the
             # version rules cope with disorder, but a writer's stream should not need them.
             async_handlers=False,
@@ -72,7 +78,9 @@ class Server:
             max_http_buffer_size=2 * self.settings.max_message_bytes + 64 * 1024,
         )
         self._register_events()
-        http = Starlette(routes=self._routes())
+        # Cross-origin pages may call negotiate only from the allowlist, and only with GET.
+        cors = Middleware(CORSMiddleware, allow_origins=self.allowed_origins, allow_methods=["GET"])
+        http = Starlette(routes=self._routes(), middleware=[cors])
         self.asgi = SecurityHeaders(
             socketio.ASGIApp(self.sio, other_asgi_app=http, socketio_path=self.settings.socketio_path.lstrip("/"))
         )
@@ -118,6 +126,17 @@ class Server:
             expired = await self.handlers.expire_idle_rooms()
             if expired:
                 log.info("forgot %d idle room(s)", expired)
+
+    async def reap_lost_sockets(self) -> None:
+        """With a shared store: end the sockets of server processes that died, until cancelled.
+
+        Their `disconnect` never ran, so the rooms would count those viewers (and writers) forever.
+        """
+        lost_sockets = getattr(self.store, "lost_sockets", None)
+        if lost_sockets is None:
+            return
+        async for socket_id in lost_sockets():
+            await perform(self.sio, await self.handlers.disconnected(Caller(socket_id)))
 
     # --- Socket.IO ---
 
@@ -175,6 +194,20 @@ def _refusal(reason: str) -> socketio.exceptions.ConnectionRefusedError:
     return socketio.exceptions.ConnectionRefusedError(reason, {"code": "unauthorized"})
 
 
+CLIENT_EVENTS = ("joinRoom", "sendToRoom")
+
+
+class _EngineServer(engineio.AsyncServer):
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        # python-engineio answers a long-polling POST to a session that has just closed with an
+        # uncaught KeyError (a 500 and a traceback); forgotten first, it gets a 400.
+        scope = args[0] if args and isinstance(args[0], dict) else {}
+        sid = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid") or [None])[-1]
+        if sid is not None and sid in self.sockets and self.sockets[sid].closed:
+            del self.sockets[sid]
+        return await super().handle_request(*args, **kwargs)
+
+
 class _SocketServer(socketio.AsyncServer):
     """Raises a `connected` event once the CONNECT packet has gone out.
 
@@ -188,3 +221,36 @@ class _SocketServer(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is not None and self.manager.is_connected(sid, namespace):
             await self._trigger_event("connected", namespace, sid)
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return _EngineServer
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """Pass on CONNECT, DISCONNECT and the client events; refuse anything else with an `error`.
+
+        Left to python-socketio, a broken or binary packet or an unknown event is dropped
+        without a word (or logged with a traceback), and a client could raise the server's
+        own `connect`/`disconnect` handlers by sending events with those names.
+        """
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except Exception:  # not a Socket.IO packet at all
+            await self._refuse_packet(eio_sid, "packet", "not a Socket.IO packet")
+            return
+        if pkt.packet_type in (packet.CONNECT, packet.DISCONNECT):
+            await super()._handle_eio_message(eio_sid, data)
+        elif pkt.packet_type != packet.EVENT or (pkt.namespace or "/") != "/":
+            await self._refuse_packet(eio_sid, "packet", "only JSON events on namespace / are accepted")
+        elif not isinstance(pkt.data, list) or not pkt.data or pkt.data[0] not in CLIENT_EVENTS:
+            name = pkt.data[0] if isinstance(pkt.data, list) and pkt.data and isinstance(pkt.data[0], str) else None
+            event = name if name is not None and len(name) <= 64 else "packet"
+            await self._refuse_packet(eio_sid, event, "unknown event: send joinRoom or sendToRoom")
+        else:
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+
+    async def _refuse_packet(self, eio_sid: str, event: str, reason: str) -> None:
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is None:  # no Socket.IO session to answer on (a broken CONNECT): close the connection
+            await self.eio.disconnect(eio_sid)
+        else:
+            await self.emit(MESSAGE_EVENT, error_message(ProtocolError("bad_request", reason), event), to=sid)

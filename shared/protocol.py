@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from .capabilities import is_room_id, is_writer_key_shape
 from .document import Change
 from .settings import Settings
+from .versions import Numbering
 
 ErrorCode = Literal["bad_request", "unauthorized", "room_not_found", "too_large", "rate_limited", "internal"]
 Role = Literal["writer", "viewer"]
@@ -51,6 +52,7 @@ class Full:
     version: int
     content: str
     language: str | None
+    numbering: Numbering | None
     raw: Mapping[str, Any]
 
 
@@ -109,7 +111,7 @@ def parse_stream_message(data: object, settings: Settings) -> StreamMessage:
     if kind == "delta":
         return _delta(body, settings)
     if kind == "full":
-        return Full(_version(body), _string(body, "content"), _optional_language(body), body)
+        return Full(_version(body), _string(body, "content"), _optional_language(body), _numbering(body), body)
     if kind == "cursor":
         _selections(body, settings)
         return Cursor(_version(body), body)
@@ -218,6 +220,13 @@ def _language(value: object) -> str:
     return value
 
 
+def _numbering(body: Mapping[str, Any]) -> Numbering | None:
+    numbering = body.get("numbering")
+    if numbering is not None and numbering not in ("native", "tutorial"):
+        raise ProtocolError("bad_request", "numbering must be 'native' or 'tutorial'")
+    return numbering
+
+
 def _optional_language(body: Mapping[str, Any]) -> str | None:
     return None if body.get("language") is None else _language(body["language"])
 
@@ -270,10 +279,14 @@ def editor_message(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "editorMessage", "data": data}
 
 
-def full_message(version: int, content: str, language: str | None) -> dict[str, Any]:
+def full_message(
+    version: int, content: str, language: str | None, numbering: Numbering | None = None
+) -> dict[str, Any]:
     message: dict[str, Any] = {"type": "full", "version": version, "content": content}
     if language is not None:
         message["language"] = language
+    if numbering is not None:
+        message["numbering"] = numbering
     return message
 
 

@@ -75,7 +75,7 @@ class Room:
 
     def snapshot(self) -> dict[str, Any]:
         """The room's text as a `full` stream message (version 0 before anything was written)."""
-        return full_message(self.tracker.version or 0, self.document.text(), self.language)
+        return full_message(self.tracker.version or 0, self.document.text(), self.language, self.tracker.numbering)
 
     def can_answer_sync(self) -> bool:
         """Whether the room's own text is what a viewer asking for `sync` should get."""
@@ -116,7 +116,7 @@ class Room:
         except DocumentError as error:
             raise _refusal(error) from None
         try:
-            outcome = self.tracker.on_full(full.version, self._apply)
+            outcome = self.tracker.on_full(full.version, self._apply, full.numbering)
         except DocumentError:
             self.tracker.reset()  # a held delta did not fit the new text: the full stands
             outcome = Outcome.APPLIED

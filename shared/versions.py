@@ -10,8 +10,9 @@ Versions count the deltas a text has seen. Two numberings are in use:
   number of its next delta, so its delta `v` is native version `v + 1`, and its fulls
   already mean the same as native ones.
 
-Deltas are kept by the number they were sent with; the numbering is inferred the first
-time it matters: a delta 0 is tutorial; right after a full with version `k`, a delta `k`
+A `full` may say which numbering its sender uses (`numbering`: the server's snapshots do
+once the room knows, and codestream's writer always does). Otherwise deltas are kept by the
+number they were sent with, and the numbering is inferred the first time it matters: a delta 0 is tutorial; right after a full with version `k`, a delta `k`
 is tutorial and a delta `k + 1` native; on an empty text with no full, a delta 1 is native.
 """
 
@@ -63,11 +64,17 @@ class VersionTracker(Generic[T]):
         """A full replaces the text unless it is older than the text held."""
         return self.version is None or version >= self.version
 
-    def on_full(self, version: int, apply: Callable[[T], None]) -> Outcome:
-        """Account for a full text with `version` whose content the caller has just stored."""
+    def on_full(self, version: int, apply: Callable[[T], None], numbering: Numbering | None = None) -> Outcome:
+        """Account for a full text with `version` whose content the caller has just stored.
+
+        `numbering` is the full's own word on it (the server's snapshots and codestream's
+        writer say it), which settles what inference could get wrong under reordering.
+        """
         if not self.accepts_full(version):
             return Outcome.STALE
         self.version = version
+        if numbering is not None:
+            self.numbering = numbering
         # A held delta k reached us before full k, so it was sent first: a native writer's delta k
         # (inside the full). The tutorial's delta k is sent after its full k, so deciding here
         # "tutorial" would apply a native delta twice on the usual sync-recovery path.

@@ -131,7 +131,10 @@ async def test_viewer_joins_and_gets_the_snapshot(secret: str, service: SocketIO
     assert actions == [
         {"actionName": "addSocketToRoom", "namespace": "/", "socketId": "v1", "room": room},
         message("v1", {"type": "ackJoinRoom", "success": True, "room_id": room, "role": "viewer", "version": 1}),
-        message("v1", {"type": "editorMessage", "data": {"type": "full", "version": 1, "content": "hi"}}),
+        message(
+            "v1",
+            {"type": "editorMessage", "data": {"type": "full", "version": 1, "content": "hi", "numbering": "native"}},
+        ),
         message("v1", presence),
         to_rooms([room, room + "-control"], presence, ["v1"]),
     ]
@@ -187,7 +190,10 @@ async def test_sync_is_answered_from_the_entity(secret: str, service: SocketIOSe
     payload = {"room_id": room + "-control", "data": {"data": "sync"}}
     _, actions = await invoke("send_to_room", event("v1", "sendToRoom", payload), service.durable)
     assert actions == [
-        message("v1", {"type": "editorMessage", "data": {"type": "full", "version": 1, "content": "abc"}})
+        message(
+            "v1",
+            {"type": "editorMessage", "data": {"type": "full", "version": 1, "content": "abc", "numbering": "native"}},
+        )
     ]
 
 

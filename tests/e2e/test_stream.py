@@ -80,7 +80,13 @@ async def test_late_viewer_gets_full_text_after_writer_left(server: RunningServe
 
     late = await new_viewer(server, writer.room_id)
     full = await late.wait_for(lambda: [m for m in late.of_type("editorMessage") if m["data"].get("type") == "full"])
-    assert full[0]["data"] == {"type": "full", "version": len(expected), "content": expected, "language": "python"}
+    assert full[0]["data"] == {
+        "type": "full",
+        "version": len(expected),
+        "content": expected,
+        "language": "python",
+        "numbering": "native",
+    }
     await late.wait_for(lambda: late.presence is not None)
     assert late.presence == {"type": "presence", "room_id": writer.room_id, "viewers": 2, "writer": "offline"}
     await early.close()
@@ -114,9 +120,11 @@ async def test_viewer_writes_are_refused_and_change_nothing(server: RunningServe
     # Nothing was relayed or stored: a fresh viewer still sees the writer's text and language.
     fresh = await new_viewer(server, writer.room_id)
     full = await fresh.wait_for(lambda: [m for m in fresh.of_type("editorMessage") if m["data"]["type"] == "full"])
-    assert full[0]["data"] == {"type": "full", "version": 1, "content": "x"}
+    assert full[0]["data"] == {"type": "full", "version": 1, "content": "x", "numbering": "native"}
     await asyncio.sleep(0.1)
-    assert [m["data"] for m in other.of_type("editorMessage")] == [{"type": "full", "version": 1, "content": "x"}]
+    assert [m["data"] for m in other.of_type("editorMessage")] == [
+        {"type": "full", "version": 1, "content": "x", "numbering": "native"}
+    ]
     assert writer.of_type("error") == []
     for client in (writer, viewer, other, fresh):
         await client.close()
@@ -180,5 +188,5 @@ async def test_writer_resumes_with_key_after_reconnect(server: RunningServer) ->
     ack = await again.join(writer_key=grant["writer_key"])
     assert ack == {"type": "ackJoinRoom", "success": True, "room_id": writer.room_id, "role": "writer", "version": 4}
     full = await again.wait_message("editorMessage")
-    assert full["data"] == {"type": "full", "version": 4, "content": "keep"}
+    assert full["data"] == {"type": "full", "version": 4, "content": "keep", "numbering": "native"}
     await again.close()

@@ -109,7 +109,7 @@ async def test_a_viewer_sync_request_is_answered_from_the_room(driver: Driver) -
     before = len(viewer.of_type("editorMessage"))
     await viewer.emit("sendToRoom", {"room_id": writer.room_id + "-control", "data": {"data": "sync"}})
     message = await viewer.wait_message("editorMessage", before + 1)
-    assert message["data"] == {"type": "full", "version": 1, "content": "abc"}
+    assert message["data"] == {"type": "full", "version": 1, "content": "abc", "numbering": "native"}
 
 
 async def test_bad_input_gets_an_error(driver: Driver) -> None:

@@ -119,7 +119,7 @@ class Viewer(Client):
         data = message["data"]
         if data.get("type") == "full" and self.tracker.accepts_full(data["version"]):
             self.document.replace_all(data["content"])
-            self.tracker.on_full(data["version"], self._apply)
+            self.tracker.on_full(data["version"], self._apply, data.get("numbering"))
             self.language = data.get("language", self.language)
         elif data.get("type") == "delta" and self.tracker.has_base():
             self.tracker.on_delta(data["version"], data, self._apply, 0.0)

@@ -175,7 +175,9 @@ async def test_writer_with_a_base_gets_the_full_text(h: Handlers) -> None:
     assert await h.join_room(w2, {"room_id": ROOM, "writer_key": KEY}) == [
         add("w2", CONTROL),
         to_socket("w2", ack("writer", 1)),
-        to_socket("w2", editor({"type": "full", "version": 1, "content": "hi", "language": "python"})),
+        to_socket(
+            "w2", editor({"type": "full", "version": 1, "content": "hi", "language": "python", "numbering": "native"})
+        ),
         to_socket("w2", presence(0, "online")),
         to_rooms([ROOM, CONTROL], presence(0, "online"), ["w2"]),
     ]
@@ -203,7 +205,7 @@ async def test_viewer_gets_text_then_cursor_then_presence(h: Handlers) -> None:
     assert await h.join_room(V, {"room_id": ROOM}) == [
         add("v1", ROOM),
         to_socket("v1", ack("viewer", 1)),
-        to_socket("v1", editor({"type": "full", "version": 1, "content": "a😀b"})),
+        to_socket("v1", editor({"type": "full", "version": 1, "content": "a😀b", "numbering": "native"})),
         to_socket("v1", editor(cursor)),
         to_socket("v1", presence(1, "online")),
         to_rooms([ROOM, CONTROL], presence(1, "online"), ["v1"]),
@@ -463,7 +465,9 @@ async def test_sync_answered_from_the_snapshot_when_current(h: Handlers, target:
     await h.send_to_room(W, send(delta(1, 0, "hello")))
     await h.join_room(V, {"room_id": ROOM})
     actions = await h.send_to_room(V, {"room_id": target, "data": {"data": "sync"}})
-    assert actions == [to_socket("v1", editor({"type": "full", "version": 1, "content": "hello"}))]
+    assert actions == [
+        to_socket("v1", editor({"type": "full", "version": 1, "content": "hello", "numbering": "native"}))
+    ]
 
 
 async def test_sync_of_an_empty_room(h: Handlers) -> None:

@@ -149,17 +149,31 @@ def test_send_with_writer_key_and_control_suffix() -> None:
 
 def test_full() -> None:
     data = {"type": "full", "content": "a\r\nb😀", "version": 4}
-    assert p.parse_stream_message(data, S) == p.Full(4, "a\r\nb😀", None, data)
+    assert p.parse_stream_message(data, S) == p.Full(4, "a\r\nb😀", None, None, data)
 
 
 def test_full_with_language() -> None:
     data = {"type": "full", "content": "", "version": 0, "language": "typescript"}
-    assert p.parse_stream_message(data, S) == p.Full(0, "", "typescript", data)
+    assert p.parse_stream_message(data, S) == p.Full(0, "", "typescript", None, data)
+
+
+@pytest.mark.parametrize("numbering", ["native", "tutorial"])
+def test_full_says_its_numbering(numbering: str) -> None:
+    data = {"type": "full", "content": "x", "version": 1, "numbering": numbering}
+    assert p.parse_stream_message(data, S) == p.Full(1, "x", None, numbering, data)
+
+
+@pytest.mark.parametrize("numbering", ["other", 1, True])
+def test_full_with_unknown_numbering_is_refused(numbering: object) -> None:
+    data = {"type": "full", "content": "x", "version": 1, "numbering": numbering}
+    with pytest.raises(p.ProtocolError) as caught:
+        p.parse_stream_message(data, S)
+    assert caught.value.code == "bad_request"
 
 
 def test_full_with_null_language() -> None:
     data = {"type": "full", "content": "x", "version": 1, "language": None}
-    assert p.parse_stream_message(data, S) == p.Full(1, "x", None, data)
+    assert p.parse_stream_message(data, S) == p.Full(1, "x", None, None, data)
 
 
 def test_cursor() -> None:

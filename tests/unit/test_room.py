@@ -76,16 +76,27 @@ def test_snapshot_carries_text_version_and_language() -> None:
     r = room()
     r.receive(insert(1, 0, "a" + EMOJI), 0.0)
     r.receive(insert(2, 3, "b"), 0.0)
-    assert r.snapshot() == {"type": "full", "version": 2, "content": "a" + EMOJI + "b"}
+    assert r.snapshot() == {"type": "full", "version": 2, "content": "a" + EMOJI + "b", "numbering": "native"}
     r.receive(parse_stream_message({"type": "language", "language": "rust"}, Settings()), 0.0)  # type: ignore[arg-type]
-    assert r.snapshot() == {"type": "full", "version": 2, "content": "a" + EMOJI + "b", "language": "rust"}
+    assert r.snapshot() == {
+        "type": "full",
+        "version": 2,
+        "content": "a" + EMOJI + "b",
+        "language": "rust",
+        "numbering": "native",
+    }
 
 
 def test_snapshot_of_a_tutorial_stream_gives_the_next_delta_number() -> None:
     r = room()
     r.receive(insert(0, 0, "x"), 0.0)
     r.receive(insert(1, 1, "y"), 0.0)
-    assert r.snapshot() == {"type": "full", "version": 2, "content": "xy"}  # the tutorial's next delta is 2
+    assert r.snapshot() == {
+        "type": "full",
+        "version": 2,
+        "content": "xy",
+        "numbering": "tutorial",
+    }  # the tutorial's next delta is 2
 
 
 def test_can_answer_sync_only_when_current() -> None:
@@ -99,7 +110,7 @@ def test_can_answer_sync_only_when_current() -> None:
     assert not r.can_answer_sync()
     r.receive(insert(2, 1, "y"), 0.0)
     assert r.can_answer_sync()
-    assert r.snapshot() == {"type": "full", "version": 3, "content": "zxy"}
+    assert r.snapshot() == {"type": "full", "version": 3, "content": "zxy", "numbering": "native"}
 
 
 # --- receive ----------------------------------------------------------------------------

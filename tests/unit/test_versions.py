@@ -336,3 +336,24 @@ def test_refused_delta_after_a_full_keeps_the_numbering_open() -> None:
     with pytest.raises(ValueError):
         feed(t, log, 6)
     assert (t.numbering, t.version) == (None, 5)
+
+
+# --- a full that says its numbering ---------------------------------------------------------
+
+
+def test_full_saying_tutorial_settles_what_inference_would_get_wrong() -> None:
+    # Delta k+1 overtook delta k after full k: inference would take k+1 as native.
+    t: VersionTracker[str] = VersionTracker()
+    log = Log()
+    assert t.on_full(5, log, "tutorial") is APPLIED
+    assert feed(t, log, 6, 5) == [HELD, APPLIED]
+    assert log.applied == ["d5", "d6"] and t.version == 7
+
+
+def test_full_saying_native_keeps_a_late_duplicate_out() -> None:
+    # A native delta k that the full k overtook: inference would apply it as tutorial.
+    t: VersionTracker[str] = VersionTracker()
+    log = Log()
+    t.on_full(5, log, "native")
+    assert feed(t, log, 5, 6) == [DUPLICATE, APPLIED]
+    assert log.applied == ["d6"] and t.version == 6
