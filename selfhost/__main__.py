@@ -135,7 +135,7 @@ async def _serve(server: Server, sock: socket.socket, log_level: str) -> None:
     redact_logs()  # uvicorn has set up its log handlers by now
     runner = _Uvicorn(config)
     tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.expire_idle_rooms())]
-    tasks.append(asyncio.create_task(server.reap_lost_sockets()))
+    tasks += [asyncio.create_task(server.reap_lost_sockets()), asyncio.create_task(server.flush_presence())]
     await runner.serve(sockets=[sock])  # stops cleanly on SIGINT and SIGTERM
     for task in tasks:
         task.cancel()

@@ -127,6 +127,15 @@ class Server:
             if expired:
                 log.info("forgot %d idle room(s)", expired)
 
+    async def flush_presence(self) -> None:
+        """Tell viewers of the joins and leaves the core held back, until cancelled."""
+        interval = self.settings.presence_interval_seconds
+        if interval == 0:
+            return
+        while True:
+            await asyncio.sleep(max(0.05, interval / 2))
+            await perform(self.sio, await self.handlers.flush_presence())
+
     async def reap_lost_sockets(self) -> None:
         """With a shared store: end the sockets of server processes that died, until cancelled.
 

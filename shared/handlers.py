@@ -7,6 +7,7 @@ refused message changes no room.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ class Handlers:
         self.store = store
         self.clock = clock
         self.limiter = RateLimiter(settings.messages_per_second, clock)
+        # Presence throttling, per process: when each room's viewers last heard, and which
+        # rooms have a change they have not heard of yet.
+        self._presence_sent: dict[str, float] = {}
+        self._presence_due: dict[str, float] = {}
 
     def new_room(self, room_id: str) -> Room:
         s = self.settings
@@ -126,7 +131,7 @@ class Handlers:
             return room.presence()
 
         presence = await self.store.update(room_id, leave)
-        return [] if presence is None else [_to_room(room_id, presence)]
+        return [] if presence is None else self._announce(room_id, presence)
 
     async def create_room(self, room_id: str) -> bool:
         """Store a new empty room unless the server is at its room limit; False if it existed."""
@@ -136,7 +141,36 @@ class Handlers:
         """Forget rooms nobody is in and nobody wrote to for `room_idle_seconds`; how many."""
         return await self.store.expire_idle(self.clock(), self.settings.room_idle_seconds)
 
+    async def flush_presence(self) -> list[Action]:
+        """Presence for the rooms whose viewers were not told of a change yet; call it about
+        once per `presence_interval_seconds` (the self-hosted server does)."""
+        now, actions = self.clock(), []
+        for room_id in list(self._presence_due):
+            if now - self._presence_sent.get(room_id, -math.inf) < self.settings.presence_interval_seconds:
+                continue
+            del self._presence_due[room_id]
+            presence = await self.store.read(room_id, lambda room: room.presence())
+            if presence is not None:
+                self._presence_sent[room_id] = now
+                actions.append(_to_room(room_id, presence))
+        for room_id, sent in list(self._presence_sent.items()):  # forget rooms long quiet
+            if now - sent > 2 * self.settings.presence_interval_seconds and room_id not in self._presence_due:
+                del self._presence_sent[room_id]
+        return actions
+
     # --- steps ---
+
+    def _announce(self, room_id: str, presence: dict[str, Any], except_socket: str | None = None) -> list[Action]:
+        """Presence after a join or leave: to the writer at once, to viewers throttled."""
+        now = self.clock()
+        interval = self.settings.presence_interval_seconds
+        if interval == 0 or now - self._presence_sent.get(room_id, -math.inf) >= interval:
+            self._presence_sent[room_id] = now
+            self._presence_due.pop(room_id, None)
+            return [_to_room(room_id, presence, except_socket)]
+        self._presence_due[room_id] = now
+        except_rooms = [except_socket] if except_socket else []
+        return [send_to_rooms([p.control_room(room_id)], p.MESSAGE_EVENT, presence, except_rooms=except_rooms)]
 
     def _admit(self, caller: Caller, payload: object) -> None:
         if not self.limiter.allow(caller.socket_id):
@@ -202,7 +236,7 @@ class Handlers:
                 actions.append(send_to_socket(sid, p.MESSAGE_EVENT, p.editor_message(data)))
         actions.append(send_to_socket(sid, p.MESSAGE_EVENT, joined.presence))
         if joined.changed:
-            actions.append(_to_room(room_id, joined.presence, except_socket=sid))
+            actions += self._announce(room_id, joined.presence, except_socket=sid)
         if role == "viewer" and joined.ask_writer:
             actions.append(_ask_writer(room_id))
         return actions

@@ -28,7 +28,10 @@ _ENV_NAMES = {
     "max_viewers_per_room": "CODESTREAM_MAX_VIEWERS_PER_ROOM",
     "max_rooms": "CODESTREAM_MAX_ROOMS",
     "room_idle_seconds": "CODESTREAM_ROOM_IDLE_SECONDS",
+    "presence_interval_seconds": "CODESTREAM_PRESENCE_INTERVAL_SECONDS",
 }
+
+_MAY_BE_ZERO = {"presence_interval_seconds"}  # 0: announce every join and leave at once
 
 
 class SettingsError(ValueError):
@@ -50,6 +53,9 @@ class Settings:
     max_viewers_per_room: int = 1000
     max_rooms: int = 10_000
     room_idle_seconds: float = 3600.0  # an empty room nobody wrote to for this long is forgotten
+    # Viewers hear of joins and leaves at most this often (writers at once): a room filling
+    # with N viewers then costs about N presence messages, not N squared.
+    presence_interval_seconds: float = 1.0
 
     @property
     def socketio_path(self) -> str:
@@ -73,8 +79,13 @@ class Settings:
             raise SettingsError(f"{_ENV_NAMES['hub']}: {self.hub!r} is not a hub name (letters, digits, _ )")
         for field in fields(self):
             value = getattr(self, field.name)
-            # `not 0 < value < inf` also refuses NaN, which compares false with everything.
-            if isinstance(value, int | float) and not isinstance(value, bool) and not 0 < value < float("inf"):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            # The comparisons also refuse NaN, which compares false with everything.
+            if field.name in _MAY_BE_ZERO:
+                if not 0 <= value < float("inf"):
+                    raise SettingsError(f"{_ENV_NAMES[field.name]} must be zero or more, not {value}")
+            elif not 0 < value < float("inf"):
                 raise SettingsError(f"{_ENV_NAMES[field.name]} must be positive, not {value}")
 
 

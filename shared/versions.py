@@ -12,8 +12,9 @@ Versions count the deltas a text has seen. Two numberings are in use:
 
 A `full` may say which numbering its sender uses (`numbering`: the server's snapshots do
 once the room knows, and codestream's writer always does). Otherwise deltas are kept by the
-number they were sent with, and the numbering is inferred the first time it matters: a delta 0 is tutorial; right after a full with version `k`, a delta `k`
-is tutorial and a delta `k + 1` native; on an empty text with no full, a delta 1 is native.
+number they were sent with, and the numbering is inferred the first time it matters: a
+delta 0 is tutorial; right after a full with version `k`, a delta `k` is tutorial and a
+delta `k + 1` native; on an empty text with no full, a delta 1 is native.
 """
 
 from __future__ import annotations

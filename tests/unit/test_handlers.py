@@ -103,6 +103,7 @@ def clock() -> Clock:
 
 
 def make(clock: Clock, **settings: Any) -> Handlers:
+    settings.setdefault("presence_interval_seconds", 0)  # every change announced; throttling has its own tests
     return Handlers(Settings(**settings), SECRET, MemoryRoomStore(), clock)
 
 
@@ -632,3 +633,31 @@ async def test_writes_keep_a_room_alive(clock: Clock) -> None:
     await h.send_to_room(Caller("z"), send(delta(1, 0, "x")))
     clock.now += 50
     assert await h.expire_idle_rooms() == 0
+
+
+# --- presence throttling ----------------------------------------------------------------
+
+
+async def test_viewers_hear_of_joins_at_most_once_per_interval_and_the_writer_at_once(clock: Clock) -> None:
+    h = make(clock, presence_interval_seconds=1.0)
+    await h.store.create(h.new_room(ROOM))
+    first = await h.join_room(V, {"room_id": ROOM})
+    assert first[-1] == to_rooms([ROOM, CONTROL], presence(1, "offline"), ["v1"])  # the room's first change: at once
+    clock.now += 0.2
+    second = await h.join_room(Caller("v2"), {"room_id": ROOM})
+    assert second[-2:] == [to_socket("v2", presence(2, "offline")), to_rooms([CONTROL], presence(2, "offline"), ["v2"])]
+    assert await h.flush_presence() == []  # not yet: the interval has not passed
+    clock.now += 0.3
+    await h.join_room(Caller("v3"), {"room_id": ROOM})
+    clock.now += 0.5
+    assert await h.flush_presence() == [to_rooms([ROOM, CONTROL], presence(3, "offline"))]
+    assert await h.flush_presence() == []  # told once
+
+
+async def test_a_leave_is_flushed_like_a_join(clock: Clock) -> None:
+    h = make(clock, presence_interval_seconds=1.0)
+    await h.store.create(h.new_room(ROOM))
+    await h.join_room(V, {"room_id": ROOM})
+    assert await h.disconnected(V) == [to_rooms([CONTROL], presence(0, "offline"))]
+    clock.now += 1.0
+    assert await h.flush_presence() == [to_rooms([ROOM, CONTROL], presence(0, "offline"))]

@@ -21,8 +21,9 @@ VARIABLES = [
     ("CODESTREAM_MAX_VIEWERS_PER_ROOM", "8", "max_viewers_per_room", 8),
     ("CODESTREAM_MAX_ROOMS", "9", "max_rooms", 9),
     ("CODESTREAM_ROOM_IDLE_SECONDS", "1.5", "room_idle_seconds", 1.5),
+    ("CODESTREAM_PRESENCE_INTERVAL_SECONDS", "0.5", "presence_interval_seconds", 0.5),
 ]
-NUMERIC = [v for v in VARIABLES if v[0] != "CODESTREAM_HUB"]
+NUMERIC = [v for v in VARIABLES if v[0] not in ("CODESTREAM_HUB", "CODESTREAM_PRESENCE_INTERVAL_SECONDS")]
 
 
 def test_defaults_match_the_protocol_page() -> None:
@@ -37,6 +38,7 @@ def test_defaults_match_the_protocol_page() -> None:
     assert (s.max_events_per_delta, s.max_changes_per_event, s.max_selections) == (1000, 1000, 1000)
     assert (s.messages_per_second, s.max_held_deltas, s.gap_timeout_seconds) == (100, 1000, 1.0)
     assert (s.max_viewers_per_room, s.max_rooms, s.room_idle_seconds) == (1000, 10_000, 3600.0)
+    assert s.presence_interval_seconds == 1.0
     assert DEFAULT_HUB == "codestream"
     assert s.socketio_path == "/clients/socketio/hubs/codestream"
 
@@ -116,3 +118,10 @@ def test_check_also_guards_settings_built_in_code() -> None:
     with pytest.raises(SettingsError, match="CODESTREAM_MAX_HELD_DELTAS must be positive, not 0"):
         Settings(max_held_deltas=0).check()
     Settings(max_held_deltas=1).check()
+
+
+def test_presence_interval_may_be_zero_but_not_negative() -> None:
+    assert Settings.from_env({"CODESTREAM_PRESENCE_INTERVAL_SECONDS": "0"}).presence_interval_seconds == 0
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(SettingsError, match="CODESTREAM_PRESENCE_INTERVAL_SECONDS must be zero or more"):
+            Settings.from_env({"CODESTREAM_PRESENCE_INTERVAL_SECONDS": bad})
