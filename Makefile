@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test lint setup site infra-tools clean bench
+.PHONY: run test lint setup site infra-tools clean bench fuzz audit
 
 run: setup site
 	$(PY) -m selfhost --host $(HOST) --port $(PORT)
@@ -13,6 +13,14 @@ run: setup site
 test: setup site infra-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The full fuzz run (tests/fuzz): at least 10,000 generated cases; `make test` runs a fixed-seed sample.
+fuzz: setup
+	CODESTREAM_FUZZ_CASES=10000 CODESTREAM_FUZZ_MIN_CASES=10000 $(PY) -m pytest tests/fuzz -q --durations=10
+
+# Known vulnerabilities in the Python environment (pip-audit) and the web client (npm audit).
+audit: setup
+	$(PY) .ci/audit.py
 
 lint: setup
 	$(PY) -m ruff check .

@@ -1,0 +1,7 @@
+"""Counts every fuzz and fault test adds to, printed at the end of the run (see conftest)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+STATS: Counter[str] = Counter()
