@@ -161,16 +161,23 @@ def percentiles(samples: array) -> dict[str, float | None]:
 # --- scenarios ---
 
 
+async def _open_writer(server: Any) -> tuple[dict[str, Any], Writer]:
+    """Negotiate a new room on `server` and join it as its writer."""
+    host, port = server.host_port
+    grant = await asyncio.to_thread(negotiate, server.url)
+    writer = Writer(grant["room_id"], grant["writer_key"])
+    await writer.open(host, port, grant["path"], grant["token"])
+    await writer.join()
+    return grant, writer
+
+
 async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int) -> dict[str, Any]:
     server = start_server(work / f"data-{n}", [])
     generators: list[Generator] = []
     writer: Writer | None = None
     try:
         host, port = server.host_port
-        grant = await asyncio.to_thread(negotiate, server.url)
-        writer = Writer(grant["room_id"], grant["writer_key"])
-        await writer.open(host, port, grant["path"], grant["token"])
-        await writer.join()
+        grant, writer = await _open_writer(server)
         await asyncio.sleep(0.5)
         rss_before = rss_bytes(server.pid)
         viewer_grant = await asyncio.to_thread(negotiate, server.url, room_id=grant["room_id"])
@@ -330,10 +337,7 @@ async def late_join(size: int, joins: int, work: Path) -> dict[str, Any]:
     server = start_server(work / "data-late", [])
     try:
         host, port = server.host_port
-        grant = await asyncio.to_thread(negotiate, server.url)
-        writer = Writer(grant["room_id"], grant["writer_key"])
-        await writer.open(host, port, grant["path"], grant["token"])
-        await writer.join()
+        grant, writer = await _open_writer(server)
         writer.text = _big_text(size)
         writer.send_full()
         await asyncio.sleep(0.5)
