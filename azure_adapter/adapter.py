@@ -102,6 +102,7 @@ class Adapter:
         await snapshot.save(entities)
         return actions
 
+
 def internal_error(socket_id: str, event: str) -> list[Action]:
     """What a socket hears when its event failed in the adapter (never a stack trace)."""
     error = ProtocolError("internal", "the server failed on this message")
