@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .protocol import ProtocolError, parse_stream_message
+from .protocol import ProtocolError, SyncRequest, parse_stream_message
 from .room import Room
 from .room_codec import empty_room, room_from_dict, room_to_dict
 from .settings import Settings
@@ -98,8 +98,8 @@ def _receive(room: Room | None, room_id: str, value: Mapping[str, Any], settings
         room = empty_room(room_id, settings)
     try:
         message = parse_stream_message(value.get("data"), settings)
-        if hasattr(message, "raw"):  # anything but a sync request
-            room.receive(message, now)  # type: ignore[arg-type]
+        if not isinstance(message, SyncRequest):  # sync requests are answered, never stored
+            room.receive(message, now)
     except ProtocolError as error:
         # The room refused it (its text and the writer's differ): the room keeps what it
         # had and stops trusting held deltas; the next sync or late join asks the writer.
