@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import time
@@ -25,7 +26,7 @@ BACKOFF = 0.1
 STUCK_SECONDS = 0.5  # the web viewer asks for sync when a gap lasts about this long
 
 
-class Session:
+class Session(abc.ABC):
     def __init__(self, url: str, room_id: str | None = None, key: str | None = None) -> None:
         self.url = url
         self.room_id = room_id
@@ -125,13 +126,13 @@ class Session:
 
     # --- for subclasses ---
 
-    def make_client(self, grant: dict[str, Any]) -> Writer | Viewer:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def make_client(self, grant: dict[str, Any]) -> Writer | Viewer: ...
 
-    async def on_joined(self, ack: dict[str, Any]) -> None:
+    async def on_joined(self, ack: dict[str, Any]) -> None:  # noqa: B027 - an optional hook
         pass
 
-    async def tick(self) -> None:
+    async def tick(self) -> None:  # noqa: B027 - an optional hook
         pass
 
 
