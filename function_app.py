@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -91,38 +92,47 @@ async def _negotiate(req: func.HttpRequest, negotiation: str, entities: EntitySt
 # --- Socket.IO events ---------------------------------------------------------------
 
 
+def socketio_event(name: str) -> Callable[[Callable[..., Any]], Any]:
+    """The `socketiotrigger` for event `name` and the `socketio` output binding for its actions."""
+
+    def bind(fn: Callable[..., Any]) -> Any:
+        trigger = app.generic_trigger(
+            arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName=name
+        )
+        output = app.generic_output_binding(
+            arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION
+        )
+        return trigger(output(fn))
+
+    return bind
+
+
 @app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="connect")
 def connect(request: str) -> str:
     """Accept (200) or refuse (401) the socket; the service reads `statusCode`."""
     return json.dumps({"statusCode": adapter().connect(read_event(request))})
 
 
-@app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="connected")
-@app.generic_output_binding(arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION)
+@socketio_event("connected")
 async def connected(request: str, out: func.Out[str]) -> None:
     await _run(request, out, "connected", lambda event: adapter().connected(event))
 
 
-@app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="joinRoom")
-@app.generic_output_binding(arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION)
+@socketio_event("joinRoom")
 @app.durable_client_input(client_name="client")
 async def join_room(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
     entities = DurableEntities(client)
     await _run(request, out, "joinRoom", lambda event: adapter().join_room(event, entities))
 
 
-@app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="sendToRoom")
-@app.generic_output_binding(arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION)
+@socketio_event("sendToRoom")
 @app.durable_client_input(client_name="client")
 async def send_to_room(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
     entities = DurableEntities(client)
     await _run(request, out, "sendToRoom", lambda event: adapter().send_to_room(event, entities))
 
 
-@app.generic_trigger(
-    arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="disconnected"
-)
-@app.generic_output_binding(arg_name="out", type=OUTPUT, data_type=func.DataType.STRING, hub=HUB, connection=CONNECTION)
+@socketio_event("disconnected")
 @app.durable_client_input(client_name="client")
 async def disconnected(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
     entities = DurableEntities(client)

@@ -103,10 +103,7 @@ class Handlers:
                 return Relay([], send.room_id, sync=True)
             if self._role(caller, send.room_id, send.writer_key) != "writer":
                 raise p.ProtocolError("unauthorized", "only the room's writer may change it (send its writer_key)")
-            relay = send_to_rooms(
-                [send.room_id], p.MESSAGE_EVENT, p.editor_message(send.data.raw), except_rooms=[caller.socket_id]
-            )
-            return Relay([relay], send.room_id, message=send.data)
+            return Relay([_relay(caller, send.room_id, send.data)], send.room_id, message=send.data)
         except p.ProtocolError as error:
             return Relay([_refuse(caller, error, "sendToRoom")])
 
@@ -261,8 +258,7 @@ class Handlers:
             raise p.ProtocolError("room_not_found", "no such room")
         actions: list[Action] = []
         if received.outcome not in (Outcome.DUPLICATE, Outcome.STALE):
-            relay = p.editor_message(data.raw)
-            actions.append(send_to_rooms([room_id], p.MESSAGE_EVENT, relay, except_rooms=[caller.socket_id]))
+            actions.append(_relay(caller, room_id, data))
         if received.ask_writer_for_sync:
             actions.append(_ask_writer(room_id))
         return actions
@@ -297,6 +293,11 @@ def _replace_writers(room_id: str, sockets: list[str]) -> list[Action]:
         actions.append(remove_socket_from_room(socket_id, p.control_room(room_id)))
         actions.append(disconnect_sockets([socket_id]))
     return actions
+
+
+def _relay(caller: Caller, room_id: str, data: p.WriterMessage) -> Action:
+    """A writer's message, as it sent it, to the room's viewers."""
+    return send_to_rooms([room_id], p.MESSAGE_EVENT, p.editor_message(data.raw), except_rooms=[caller.socket_id])
 
 
 def _refuse(caller: Caller, error: p.ProtocolError, event: str) -> Action:
