@@ -25,12 +25,14 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from azure_adapter.adapter import Adapter, internal_error
+from azure_adapter.adapter import Adapter
 from azure_adapter.entities import DurableEntities, EntityStore
 from azure_adapter.events import SocketEvent, read_event
 from azure_adapter.http import allowed_origins, cors_headers
+from shared import protocol
 from shared.actions import Action
 from shared.capabilities import secret_bytes
+from shared.handlers import internal_error
 from shared.room_operations import ROOM_ENTITY, SOCKET_ENTITY, State, room_operation, socket_operation
 from shared.settings import Settings
 
@@ -107,36 +109,38 @@ def socketio_event(name: str) -> Callable[[Callable[..., Any]], Any]:
     return bind
 
 
-@app.generic_trigger(arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName="connect")
+@app.generic_trigger(
+    arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName=protocol.CONNECT_EVENT
+)
 def connect(request: str) -> str:
     """Accept (200) or refuse (401) the socket; the service reads `statusCode`."""
     return json.dumps({"statusCode": adapter().connect(read_event(request))})
 
 
-@socketio_event("connected")
+@socketio_event(protocol.CONNECTED_EVENT)
 async def connected(request: str, out: func.Out[str]) -> None:
-    await _run(request, out, "connected", lambda event: adapter().connected(event))
+    await _run(request, out, protocol.CONNECTED_EVENT, lambda event: adapter().connected(event))
 
 
-@socketio_event("joinRoom")
+@socketio_event(protocol.JOIN_ROOM_EVENT)
 @app.durable_client_input(client_name="client")
 async def join_room(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
     entities = DurableEntities(client)
-    await _run(request, out, "joinRoom", lambda event: adapter().join_room(event, entities))
+    await _run(request, out, protocol.JOIN_ROOM_EVENT, lambda event: adapter().join_room(event, entities))
 
 
-@socketio_event("sendToRoom")
+@socketio_event(protocol.SEND_TO_ROOM_EVENT)
 @app.durable_client_input(client_name="client")
 async def send_to_room(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
     entities = DurableEntities(client)
-    await _run(request, out, "sendToRoom", lambda event: adapter().send_to_room(event, entities))
+    await _run(request, out, protocol.SEND_TO_ROOM_EVENT, lambda event: adapter().send_to_room(event, entities))
 
 
-@socketio_event("disconnected")
+@socketio_event(protocol.DISCONNECTED_EVENT)
 @app.durable_client_input(client_name="client")
 async def disconnected(request: str, out: func.Out[str], client: df.DurableOrchestrationClient) -> None:
     entities = DurableEntities(client)
-    await _run(request, out, "disconnected", lambda event: adapter().disconnected(event, entities))
+    await _run(request, out, protocol.DISCONNECTED_EVENT, lambda event: adapter().disconnected(event, entities))
 
 
 async def _run(
@@ -148,7 +152,7 @@ async def _run(
         actions = await handle(event)
     except Exception:  # a failure must reach the client as `internal`, not vanish
         log.exception("%s failed for socket %s", name, event.socket_id)
-        actions = internal_error(event.socket_id, name) if name not in ("connected", "disconnected") else []
+        actions = internal_error(event.socket_id, name) if name in protocol.CLIENT_EVENTS else []
     if actions:
         out.set(json.dumps(actions))
 

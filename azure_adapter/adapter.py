@@ -6,7 +6,7 @@ live in `shared.handlers`; room state lives in Durable Entities (`shared.room_op
 - A writer's message is checked (shape, size, rate, writer_key) without storage and
   relayed without reading the room; the room entity is only signalled (enqueued).
 - joinRoom, sync requests, disconnected and negotiate read the entities, run the core on
-  that copy (see snapshot.py) and signal what changed.
+  that copy (see entity_copy.py) and signal what changed.
 - Socket.IO user events carry no claims, so the writer proves itself with `writer_key` in
   each joinRoom and sendToRoom; a client that sends none is a viewer.
 """
@@ -18,22 +18,22 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared.actions import Action, send_to_socket
+from shared.actions import Action
 from shared.capabilities import is_room_id
 from shared.handlers import Caller, Handlers
 from shared.limits import RateLimiter
 from shared.negotiate import HTTP_STATUS, error_body, negotiate, negotiate_body
-from shared.protocol import MESSAGE_EVENT, ProtocolError, error_message, parse_join_room
-from shared.room_codec import empty_room
+from shared.protocol import ProtocolError, parse_join_room
+from shared.room import new_room
 from shared.room_operations import ROOM_ENTITY
 from shared.settings import Settings
 from shared.store import MemoryRoomStore, RoomStore
 
 from .connect import connect_status
 from .entities import EntityStore
+from .entity_copy import EntityCopy
 from .events import SocketEvent
 from .http import service_grant
-from .snapshot import Snapshot
 
 log = logging.getLogger("codestream")
 
@@ -60,13 +60,15 @@ class Adapter:
     ) -> tuple[int, dict[str, Any]]:
         """PROTOCOL.md's negotiate: (HTTP status, JSON body)."""
         room_id = query.get("room_id")
-        snapshot = await Snapshot.load(entities, self.settings, room_id if room_id and is_room_id(room_id) else None)
+        copy = await EntityCopy.load(entities, self.settings, room_id if room_id and is_room_id(room_id) else None)
         try:
-            grant = await negotiate(query, self.secret, snapshot.store, lambda rid: empty_room(rid, self.settings))
+            grant = await negotiate(
+                query, self.secret, copy.store, lambda rid: new_room(rid, self.settings, self.clock())
+            )
         except ProtocolError as error:
             return HTTP_STATUS[error.code], error_body(error)
         endpoint, path, token = service_grant(negotiation)
-        await snapshot.save(entities)
+        await copy.save(entities)
         return 200, negotiate_body(grant, endpoint, path, token)
 
     # --- Socket.IO events ---
@@ -78,17 +80,17 @@ class Adapter:
         return await self._relay.connected(Caller(event.socket_id))
 
     async def join_room(self, event: SocketEvent, entities: EntityStore) -> list[Action]:
-        snapshot = await Snapshot.load(entities, self.settings, _join_room_id(event.payload), event.socket_id)
-        actions = await self._handlers(snapshot.store).join_room(Caller(event.socket_id), event.payload)
-        await snapshot.save(entities)
+        copy = await EntityCopy.load(entities, self.settings, _join_room_id(event.payload), event.socket_id)
+        actions = await self._handlers(copy.store).join_room(Caller(event.socket_id), event.payload)
+        await copy.save(entities)
         return actions
 
     async def send_to_room(self, event: SocketEvent, entities: EntityStore) -> list[Action]:
         caller = Caller(event.socket_id)
         relay = self._relay.relay_write(caller, event.payload)
         if relay.sync and relay.room_id is not None:
-            snapshot = await Snapshot.load(entities, self.settings, relay.room_id)
-            return await self._handlers(snapshot.store).answer_sync(caller, relay.room_id)
+            copy = await EntityCopy.load(entities, self.settings, relay.room_id)
+            return await self._handlers(copy.store).answer_sync(caller, relay.room_id)
         if relay.message is not None and relay.room_id is not None:
             # signal_entity only enqueues the operation (one local call to the host); the
             # entity applies it later. Awaiting the enqueue here, not in a task that outlives
@@ -97,16 +99,10 @@ class Adapter:
         return relay.actions
 
     async def disconnected(self, event: SocketEvent, entities: EntityStore) -> list[Action]:
-        snapshot = await Snapshot.load(entities, self.settings, None, event.socket_id)
-        actions = await self._handlers(snapshot.store).disconnected(Caller(event.socket_id))
-        await snapshot.save(entities)
+        copy = await EntityCopy.load(entities, self.settings, None, event.socket_id)
+        actions = await self._handlers(copy.store).disconnected(Caller(event.socket_id))
+        await copy.save(entities)
         return actions
-
-
-def internal_error(socket_id: str, event: str) -> list[Action]:
-    """What a socket hears when its event failed in the adapter (never a stack trace)."""
-    error = ProtocolError("internal", "the server failed on this message")
-    return [send_to_socket(socket_id, MESSAGE_EVENT, error_message(error, event))]
 
 
 def _join_room_id(payload: object) -> str | None:

@@ -25,11 +25,11 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from shared.actions import send_to_socket
+from shared import protocol
 from shared.capabilities import CapabilityError, Claims, issue_token, verify_token
-from shared.handlers import Caller, Handlers
+from shared.handlers import Caller, Handlers, internal_error
 from shared.negotiate import HTTP_STATUS, error_body, negotiate, negotiate_body
-from shared.protocol import MESSAGE_EVENT, ProtocolError, error_message
+from shared.protocol import ProtocolError, error_message
 from shared.settings import Settings
 from shared.store import MemoryRoomStore, RoomStore
 
@@ -65,7 +65,7 @@ class Server:
 
     def __post_init__(self) -> None:
         self.handlers = Handlers(self.settings, self.secret, self.store)
-        self.sio = _SocketServer(
+        self.sio = CheckedSocketServer(
             async_mode="asgi",
             client_manager=self.client_manager or FanoutManager(),
             # None means same origin only; an empty list would switch the Origin check off.
@@ -157,21 +157,21 @@ class Server:
             claims = self._authenticate(environ, auth)
             await sio.save_session(sid, {"claims": claims})
 
-        @sio.on("connected")  # raised by _SocketServer once the client knows it is connected
+        @sio.on(protocol.CONNECTED_EVENT)  # raised by CheckedSocketServer once the client knows it is connected
         async def connected(sid: str) -> None:
-            await self._run(sid, self.handlers.connected)
+            await self._run(sid, protocol.CONNECTED_EVENT, self.handlers.connected)
 
-        @sio.on("joinRoom")
+        @sio.on(protocol.JOIN_ROOM_EVENT)
         async def join_room(sid: str, payload: Any = None, *_: Any) -> None:
-            await self._run(sid, self.handlers.join_room, payload)
+            await self._run(sid, protocol.JOIN_ROOM_EVENT, self.handlers.join_room, payload)
 
-        @sio.on("sendToRoom")
+        @sio.on(protocol.SEND_TO_ROOM_EVENT)
         async def send_to_room(sid: str, payload: Any = None, *_: Any) -> None:
-            await self._run(sid, self.handlers.send_to_room, payload)
+            await self._run(sid, protocol.SEND_TO_ROOM_EVENT, self.handlers.send_to_room, payload)
 
         @sio.event
         async def disconnect(sid: str, *_: Any) -> None:
-            await self._run(sid, self.handlers.disconnected)
+            await self._run(sid, protocol.DISCONNECTED_EVENT, self.handlers.disconnected)
 
     def _authenticate(self, environ: dict[str, Any], auth: Any) -> Claims:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -184,26 +184,23 @@ class Server:
         except CapabilityError as error:
             raise _refusal(str(error)) from None
 
-    async def _run(self, sid: str, handler: Any, *args: Any) -> None:
+    async def _run(self, sid: str, event: str, handler: Any, *args: Any) -> None:
+        """Run the core's handler for `event`; a failure reaches the client as `internal`."""
         try:
             claims = (await self.sio.get_session(sid)).get("claims")
         except KeyError:  # the socket is already gone
             claims = None
         try:
             actions = await handler(Caller(sid, claims), *args)
-        except Exception:  # a bug must not take the server down; the client hears "internal"
-            log.exception("handler %s failed", getattr(handler, "__name__", handler))
-            error = ProtocolError("internal", "the server failed on this message")
-            actions = [send_to_socket(sid, MESSAGE_EVENT, error_message(error, handler.__name__))]
+        except Exception:  # a bug must not take the server down
+            log.exception("%s failed for socket %s", event, sid)
+            actions = internal_error(sid, event)
         await perform(self.sio, actions)
 
 
 def _refusal(reason: str) -> socketio.exceptions.ConnectionRefusedError:
     """The client's `connect_error` gets `{message: reason, data: {code: "unauthorized"}}`."""
     return socketio.exceptions.ConnectionRefusedError(reason, {"code": "unauthorized"})
-
-
-CLIENT_EVENTS = ("joinRoom", "sendToRoom")
 
 
 class _EngineServer(engineio.AsyncServer):
@@ -217,8 +214,10 @@ class _EngineServer(engineio.AsyncServer):
         return await super().handle_request(*args, **kwargs)
 
 
-class _SocketServer(socketio.AsyncServer):
-    """Raises a `connected` event once the CONNECT packet has gone out.
+class CheckedSocketServer(socketio.AsyncServer):
+    """python-socketio with two changes: each packet is checked, and `connected` is raised.
+
+    `connected` is raised once the CONNECT packet has gone out.
 
     Emitting from the `connect` handler would reach the client before it knows it is
     connected; Web PubSub has the same split (`connect`, then `connected`).
@@ -229,7 +228,7 @@ class _SocketServer(socketio.AsyncServer):
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is not None and self.manager.is_connected(sid, namespace):
-            await self._trigger_event("connected", namespace, sid)
+            await self._trigger_event(protocol.CONNECTED_EVENT, namespace, sid)
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return _EngineServer
@@ -250,10 +249,10 @@ class _SocketServer(socketio.AsyncServer):
             await super()._handle_eio_message(eio_sid, data)
         elif pkt.packet_type != packet.EVENT or (pkt.namespace or "/") != "/":
             await self._refuse_packet(eio_sid, "packet", "only JSON events on namespace / are accepted")
-        elif not isinstance(pkt.data, list) or not pkt.data or pkt.data[0] not in CLIENT_EVENTS:
+        elif not isinstance(pkt.data, list) or not pkt.data or pkt.data[0] not in protocol.CLIENT_EVENTS:
             name = pkt.data[0] if isinstance(pkt.data, list) and pkt.data and isinstance(pkt.data[0], str) else None
             event = name if name is not None and len(name) <= 64 else "packet"
-            await self._refuse_packet(eio_sid, event, "unknown event: send joinRoom or sendToRoom")
+            await self._refuse_packet(eio_sid, event, f"unknown event: send {' or '.join(protocol.CLIENT_EVENTS)}")
         else:
             await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
 
@@ -262,4 +261,4 @@ class _SocketServer(socketio.AsyncServer):
         if sid is None:  # no Socket.IO session to answer on (a broken CONNECT): close the connection
             await self.eio.disconnect(eio_sid)
         else:
-            await self.emit(MESSAGE_EVENT, error_message(ProtocolError("bad_request", reason), event), to=sid)
+            await self.emit(protocol.MESSAGE_EVENT, error_message(ProtocolError("bad_request", reason), event), to=sid)

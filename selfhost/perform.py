@@ -29,10 +29,6 @@ async def _perform(sio: socketio.AsyncServer, action: Action) -> None:
             skip_sid=action.get("exceptRooms") or None,
             namespace=namespace,
         )
-    elif name == "sendToNamespace":
-        await sio.emit(
-            action["eventName"], _data(action), skip_sid=action.get("exceptRooms") or None, namespace=namespace
-        )
     elif name == "addSocketToRoom":
         await sio.enter_room(action["socketId"], action["room"], namespace=namespace)
     elif name == "removeSocketFromRoom":

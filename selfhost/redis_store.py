@@ -1,7 +1,7 @@
 """Rooms in Redis, so that several `python -m selfhost --redis-url ...` processes share them.
 
 Layout (all keys under `codestream:`):
-- `room:<id>`      the room as JSON (shared/room_codec.py), snapshot, version and presence
+- `room:<id>`      the room as JSON (shared/room_codec.py): text, version and presence
 - `rooms`          the set of room ids (count, idle expiry)
 - `lock:<id>`      held while one process changes the room (SET NX PX; token-checked release)
 - `socket:<sid>`   "<node> <room id>": the room a socket joined and the process holding it
@@ -136,10 +136,7 @@ class RedisRoomStore:
             raise LockLost(f"the lock on room {room_id} expired before its change was saved")
 
     def _decode(self, raw: bytes) -> Room:
-        data = json.loads(raw)
-        room = room_from_dict(data, self.settings)
-        room.last_active = data.get("last_active", room.last_active)
-        return room
+        return room_from_dict(json.loads(raw), self.settings)
 
     # --- sockets ---
 
@@ -210,9 +207,7 @@ def _node_sockets(node: str) -> str:
 
 
 def _encode(room: Room) -> str:
-    data = room_to_dict(room)
-    data["last_active"] = room.last_active  # not part of the codec: idle expiry needs it
-    return json.dumps(data, separators=(",", ":"))
+    return json.dumps(room_to_dict(room), separators=(",", ":"))
 
 
 def redacted(url: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import protocol as p
+from . import protocol
 from .actions import (
     Action,
     add_socket_to_room,
@@ -24,7 +24,7 @@ from .actions import (
 )
 from .capabilities import Claims, is_writer_key
 from .limits import RateLimiter
-from .room import Received, Room
+from .room import Received, Room, new_room
 from .settings import Settings
 from .store import RoomStore, create_within_limit
 from .versions import Outcome
@@ -53,66 +53,65 @@ class Handlers:
         self._presence_due: dict[str, float] = {}
 
     def new_room(self, room_id: str) -> Room:
-        s = self.settings
-        room = Room(room_id, s.max_document_units, s.max_held_deltas, s.gap_timeout_seconds)
-        room.last_active = self.clock()
-        return room
+        return new_room(room_id, self.settings, self.clock())
 
     # --- events ---
 
     async def connected(self, caller: Caller) -> list[Action]:
-        return [send_to_socket(caller.socket_id, p.LOGIN_EVENT)]
+        return [send_to_socket(caller.socket_id, protocol.LOGIN_EVENT)]
 
     async def join_room(self, caller: Caller, payload: object) -> list[Action]:
         try:
             self._admit(caller, payload)
-            join = p.parse_join_room(payload)
+            join = protocol.parse_join_room(payload)
             role = self._role(caller, join.room_id, join.writer_key)
             return await self._join(caller, join.room_id, role)
-        except p.ProtocolError as error:
+        except protocol.ProtocolError as error:
             return [
-                send_to_socket(caller.socket_id, p.MESSAGE_EVENT, p.ack_join_failed(error)),
-                _refuse(caller, error, "joinRoom"),
+                send_to_socket(caller.socket_id, protocol.MESSAGE_EVENT, protocol.ack_join_failed(error)),
+                _refuse(caller, error, protocol.JOIN_ROOM_EVENT),
             ]
 
     async def send_to_room(self, caller: Caller, payload: object) -> list[Action]:
         try:
             self._admit(caller, payload)
-            send = p.parse_send_to_room(payload, self.settings)
-            if isinstance(send.data, p.SyncRequest):
+            send = protocol.parse_send_to_room(payload, self.settings)
+            if isinstance(send.data, protocol.SyncRequest):
                 return await self._sync(caller, send.room_id)
             if not await self._may_write(caller, send):
-                raise p.ProtocolError("unauthorized", "only the room's writer may change it")
+                raise protocol.ProtocolError("unauthorized", "only the room's writer may change it")
             return await self._write(caller, send.room_id, send.data)
-        except p.ProtocolError as error:
-            return [_refuse(caller, error, "sendToRoom")]
+        except protocol.ProtocolError as error:
+            return [_refuse(caller, error, protocol.SEND_TO_ROOM_EVENT)]
 
-    def relay_write(self, caller: Caller, payload: object) -> Relay:
+    def relay_write(self, caller: Caller, payload: object) -> CheckedSend:
         """sendToRoom for hosts whose room store is too slow for the relay path (Azure).
 
         Checks the message and the writer's key without storage and relays it at once; the
-        caller applies `Relay.message` to its store of record afterwards. Viewers order and
+        caller applies `CheckedSend.message` to its store of record afterwards. Viewers order and
         deduplicate what they get by version, so relaying before the store has seen the
         message is safe. A sync request needs the room: the caller answers it with
         `answer_sync` once it has read the room.
         """
         try:
             self._admit(caller, payload)
-            send = p.parse_send_to_room(payload, self.settings)
-            if isinstance(send.data, p.SyncRequest):
-                return Relay([], send.room_id, sync=True)
+            send = protocol.parse_send_to_room(payload, self.settings)
+            if isinstance(send.data, protocol.SyncRequest):
+                return CheckedSend([], send.room_id, sync=True)
             if self._role(caller, send.room_id, send.writer_key) != "writer":
-                raise p.ProtocolError("unauthorized", "only the room's writer may change it (send its writer_key)")
-            return Relay([_relay(caller, send.room_id, send.data)], send.room_id, message=send.data)
-        except p.ProtocolError as error:
-            return Relay([_refuse(caller, error, "sendToRoom")])
+                raise protocol.ProtocolError(
+                    "unauthorized", "only the room's writer may change it (send its writer_key)"
+                )
+            return CheckedSend([_relay(caller, send.room_id, send.data)], send.room_id, message=send.data)
+        except protocol.ProtocolError as error:
+            return CheckedSend([_refuse(caller, error, protocol.SEND_TO_ROOM_EVENT)])
 
     async def answer_sync(self, caller: Caller, room_id: str) -> list[Action]:
         """A sync request already admitted by `relay_write`, answered from the store."""
         try:
             return await self._sync(caller, room_id)
-        except p.ProtocolError as error:
-            return [_refuse(caller, error, "sendToRoom")]
+        except protocol.ProtocolError as error:
+            return [_refuse(caller, error, protocol.SEND_TO_ROOM_EVENT)]
 
     async def disconnected(self, caller: Caller) -> list[Action]:
         self.limiter.forget(caller.socket_id)
@@ -167,38 +166,42 @@ class Handlers:
             return [_to_room(room_id, presence, except_socket)]
         self._presence_due[room_id] = now
         except_rooms = [except_socket] if except_socket else []
-        return [send_to_rooms([p.control_room(room_id)], p.MESSAGE_EVENT, presence, except_rooms=except_rooms)]
+        return [
+            send_to_rooms([protocol.control_room(room_id)], protocol.MESSAGE_EVENT, presence, except_rooms=except_rooms)
+        ]
 
     def _admit(self, caller: Caller, payload: object) -> None:
         if not self.limiter.allow(caller.socket_id):
-            raise p.ProtocolError("rate_limited", f"at most {self.settings.messages_per_second} messages a second")
-        p.check_size(payload, self.settings)
+            raise protocol.ProtocolError(
+                "rate_limited", f"at most {self.settings.messages_per_second} messages a second"
+            )
+        protocol.check_size(payload, self.settings)
 
-    def _role(self, caller: Caller, room_id: str, key: str | None) -> p.Role:
+    def _role(self, caller: Caller, room_id: str, key: str | None) -> protocol.Role:
         if key is not None:
             if not is_writer_key(self.secret, room_id, key):
-                raise p.ProtocolError("unauthorized", "writer_key does not belong to this room")
+                raise protocol.ProtocolError("unauthorized", "writer_key does not belong to this room")
             return "writer"
         claims = caller.claims
         return "writer" if claims is not None and claims.role == "writer" and claims.room == room_id else "viewer"
 
-    async def _may_write(self, caller: Caller, send: p.SendToRoom) -> bool:
+    async def _may_write(self, caller: Caller, send: protocol.SendToRoom) -> bool:
         if self._role(caller, send.room_id, send.writer_key) == "writer":
             return True
         joined_as_writer = await self.store.read(send.room_id, lambda room: caller.socket_id in room.writers)
         return bool(joined_as_writer)
 
-    async def _join(self, caller: Caller, room_id: str, role: p.Role) -> list[Action]:
+    async def _join(self, caller: Caller, room_id: str, role: protocol.Role) -> list[Action]:
         sid = caller.socket_id
         bound = await self.store.socket_room(sid)
         if bound is not None and bound != room_id:
-            raise p.ProtocolError("bad_request", "this connection has joined another room; open a new one")
+            raise protocol.ProtocolError("bad_request", "this connection has joined another room; open a new one")
 
         now, limit = self.clock(), self.settings.max_viewers_per_room
 
         def enter(room: Room) -> _Joined:
             if role == "viewer" and sid not in room.viewers and len(room.viewers) >= limit:
-                raise p.ProtocolError("too_large", f"this room is full: {limit} viewers at most")
+                raise protocol.ProtocolError("too_large", f"this room is full: {limit} viewers at most")
             replaced = room.take_over(sid) if role == "writer" else []
             changed = room.add(sid, role) or bool(replaced)
             room.last_active = now
@@ -207,7 +210,7 @@ class Handlers:
             return _Joined(
                 changed,
                 room.tracker.version,
-                room.snapshot() if give_text else None,
+                room.as_full() if give_text else None,
                 room.cursor if role == "viewer" else None,
                 room.presence(),
                 not answerable,
@@ -219,19 +222,19 @@ class Handlers:
             await self.create_room(room_id)
             joined = await self.store.update(room_id, enter)
         if joined is None:
-            raise p.ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")
+            raise protocol.ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")
         await self.store.bind_socket(sid, room_id)
 
-        home = p.control_room(room_id) if role == "writer" else room_id
+        home = protocol.control_room(room_id) if role == "writer" else room_id
         actions = _replace_writers(room_id, joined.replaced)
         actions += [
             add_socket_to_room(sid, home),
-            send_to_socket(sid, p.MESSAGE_EVENT, p.ack_join(room_id, role, joined.version)),
+            send_to_socket(sid, protocol.MESSAGE_EVENT, protocol.ack_join(room_id, role, joined.version)),
         ]
-        for data in (joined.snapshot, joined.cursor):
+        for data in (joined.full, joined.cursor):
             if data is not None:
-                actions.append(send_to_socket(sid, p.MESSAGE_EVENT, p.editor_message(data)))
-        actions.append(send_to_socket(sid, p.MESSAGE_EVENT, joined.presence))
+                actions.append(send_to_socket(sid, protocol.MESSAGE_EVENT, protocol.editor_message(data)))
+        actions.append(send_to_socket(sid, protocol.MESSAGE_EVENT, joined.presence))
         if joined.changed:
             actions += self._announce(room_id, joined.presence, except_socket=sid)
         if role == "viewer" and joined.ask_writer:
@@ -239,23 +242,25 @@ class Handlers:
         return actions
 
     async def _sync(self, caller: Caller, room_id: str) -> list[Action]:
-        snapshot = await self.store.read(room_id, lambda room: room.snapshot() if room.can_answer_sync() else False)
-        if snapshot is None:
-            raise p.ProtocolError("room_not_found", "no such room")
-        if snapshot is False:  # the room is behind its writer: the tutorial's way, ask the writer
+        full = await self.store.read(room_id, lambda room: room.as_full() if room.can_answer_sync() else False)
+        if full is None:
+            raise protocol.ProtocolError("room_not_found", "no such room")
+        if full is False:  # the room is behind its writer: the tutorial's way, ask the writer
             return [_ask_writer(room_id)]
-        return [send_to_socket(caller.socket_id, p.MESSAGE_EVENT, p.editor_message(snapshot))]
+        return [send_to_socket(caller.socket_id, protocol.MESSAGE_EVENT, protocol.editor_message(full))]
 
-    async def _write(self, caller: Caller, room_id: str, data: p.WriterMessage) -> list[Action]:
+    async def _write(self, caller: Caller, room_id: str, data: protocol.WriterMessage) -> list[Action]:
         now = self.clock()
         try:
             received: Received | None = await self.store.update(room_id, lambda room: room.receive(data, now))
-        except p.ProtocolError as error:
+        except protocol.ProtocolError as error:
             # Our text and the writer's differ: refuse, and ask the writer for its whole text.
-            sync = send_to_socket(caller.socket_id, p.MESSAGE_EVENT, p.editor_message(p.sync_request()))
-            return [_refuse(caller, error, "sendToRoom"), sync]
+            sync = send_to_socket(
+                caller.socket_id, protocol.MESSAGE_EVENT, protocol.editor_message(protocol.sync_request())
+            )
+            return [_refuse(caller, error, protocol.SEND_TO_ROOM_EVENT), sync]
         if received is None:
-            raise p.ProtocolError("room_not_found", "no such room")
+            raise protocol.ProtocolError("room_not_found", "no such room")
         actions: list[Action] = []
         if received.outcome not in (Outcome.DUPLICATE, Outcome.STALE):
             actions.append(_relay(caller, room_id, data))
@@ -265,12 +270,12 @@ class Handlers:
 
 
 @dataclass(frozen=True, slots=True)
-class Relay:
+class CheckedSend:
     """What `relay_write` decided: actions to perform now, and what the store must apply."""
 
     actions: list[Action]
     room_id: str | None = None
-    message: p.WriterMessage | None = None
+    message: protocol.WriterMessage | None = None
     sync: bool = False
 
 
@@ -278,7 +283,7 @@ class Relay:
 class _Joined:
     changed: bool
     version: int | None
-    snapshot: dict[str, Any] | None
+    full: dict[str, Any] | None  # the room's text, when the joiner should get it
     cursor: Any
     presence: dict[str, Any]
     ask_writer: bool
@@ -289,26 +294,39 @@ def _replace_writers(room_id: str, sockets: list[str]) -> list[Action]:
     """Tell each replaced writer socket why, then close it (so it stops writing)."""
     actions: list[Action] = []
     for socket_id in sockets:
-        actions.append(send_to_socket(socket_id, p.MESSAGE_EVENT, p.superseded(room_id)))
-        actions.append(remove_socket_from_room(socket_id, p.control_room(room_id)))
+        actions.append(send_to_socket(socket_id, protocol.MESSAGE_EVENT, protocol.superseded(room_id)))
+        actions.append(remove_socket_from_room(socket_id, protocol.control_room(room_id)))
         actions.append(disconnect_sockets([socket_id]))
     return actions
 
 
-def _relay(caller: Caller, room_id: str, data: p.WriterMessage) -> Action:
+def _relay(caller: Caller, room_id: str, data: protocol.WriterMessage) -> Action:
     """A writer's message, as it sent it, to the room's viewers."""
-    return send_to_rooms([room_id], p.MESSAGE_EVENT, p.editor_message(data.raw), except_rooms=[caller.socket_id])
+    return send_to_rooms(
+        [room_id], protocol.MESSAGE_EVENT, protocol.editor_message(data.raw), except_rooms=[caller.socket_id]
+    )
 
 
-def _refuse(caller: Caller, error: p.ProtocolError, event: str) -> Action:
-    return send_to_socket(caller.socket_id, p.MESSAGE_EVENT, p.error_message(error, event))
+def internal_error(socket_id: str, event: str) -> list[Action]:
+    """What a socket hears when the host failed on its `event` (never a stack trace).
+
+    `event` is the protocol's name (`sendToRoom`, ...): the writer resyncs on a failed sendToRoom.
+    """
+    error = protocol.ProtocolError("internal", "the server failed on this message")
+    return [send_to_socket(socket_id, protocol.MESSAGE_EVENT, protocol.error_message(error, event))]
+
+
+def _refuse(caller: Caller, error: protocol.ProtocolError, event: str) -> Action:
+    return send_to_socket(caller.socket_id, protocol.MESSAGE_EVENT, protocol.error_message(error, event))
 
 
 def _to_room(room_id: str, message: dict[str, Any], except_socket: str | None = None) -> Action:
     """To everyone in the room: viewers in `R`, writers in `R-control`."""
-    rooms = [room_id, p.control_room(room_id)]
-    return send_to_rooms(rooms, p.MESSAGE_EVENT, message, except_rooms=[except_socket] if except_socket else [])
+    rooms = [room_id, protocol.control_room(room_id)]
+    return send_to_rooms(rooms, protocol.MESSAGE_EVENT, message, except_rooms=[except_socket] if except_socket else [])
 
 
 def _ask_writer(room_id: str) -> Action:
-    return send_to_rooms([p.control_room(room_id)], p.MESSAGE_EVENT, p.editor_message(p.sync_request()))
+    return send_to_rooms(
+        [protocol.control_room(room_id)], protocol.MESSAGE_EVENT, protocol.editor_message(protocol.sync_request())
+    )

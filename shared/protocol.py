@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from .capabilities import is_room_id, is_writer_key_shape
 from .document import Change
@@ -18,12 +18,61 @@ from .settings import Settings
 from .versions import Numbering
 
 ErrorCode = Literal["bad_request", "unauthorized", "room_not_found", "too_large", "rate_limited", "internal"]
+ERROR_CODES: Final[tuple[ErrorCode, ...]] = get_args(ErrorCode)
 Role = Literal["writer", "viewer"]
 
-CONTROL_SUFFIX: Final = "-control"
-MESSAGE_EVENT: Final = "message"
-LOGIN_EVENT: Final = "login"
-SYNC: Final = "sync"
+# --- the vocabulary: every name on the wire, spelled once (static_site/src/protocol.js mirrors it)
+
+# Socket.IO events. Clients emit the first two; the server emits the last two.
+JOIN_ROOM_EVENT: Final = "joinRoom"
+SEND_TO_ROOM_EVENT: Final = "sendToRoom"
+LOGIN_EVENT: Final = "login"  # to a socket once it is connected: join now
+MESSAGE_EVENT: Final = "message"  # every message from the server
+CLIENT_EVENTS: Final = (JOIN_ROOM_EVENT, SEND_TO_ROOM_EVENT)
+# The service's system events (Web PubSub's names; the self-hosted server raises the same).
+CONNECT_EVENT: Final = "connect"
+CONNECTED_EVENT: Final = "connected"
+DISCONNECTED_EVENT: Final = "disconnected"
+
+
+class MessageType:
+    """`type` of the messages sent with the `message` event, and of the stream messages."""
+
+    ACK_JOIN_ROOM: Final = "ackJoinRoom"
+    EDITOR_MESSAGE: Final = "editorMessage"
+    PRESENCE: Final = "presence"
+    SUPERSEDED: Final = "superseded"
+    ERROR: Final = "error"
+    # stream messages, inside `data` of sendToRoom and of editorMessage
+    DELTA: Final = "delta"
+    FULL: Final = "full"
+    CURSOR: Final = "cursor"
+    LANGUAGE: Final = "language"
+
+
+STREAM_TYPES: Final = (MessageType.DELTA, MessageType.FULL, MessageType.CURSOR, MessageType.LANGUAGE)
+CONTROL_SUFFIX: Final = "-control"  # room R's writers are in R-control, its viewers in R
+SYNC: Final = "sync"  # the tutorial's sync request is the stream message {"data": "sync"}
+NUMBERINGS: Final[tuple[Numbering, ...]] = ("native", "tutorial")
+
+
+def vocabulary() -> dict[str, Any]:
+    """Every name above, for the test that checks the browser's mirror against it."""
+    types = {name: value for name, value in vars(MessageType).items() if name.isupper()}
+    return {
+        "events": {
+            "joinRoom": JOIN_ROOM_EVENT,
+            "sendToRoom": SEND_TO_ROOM_EVENT,
+            "login": LOGIN_EVENT,
+            "message": MESSAGE_EVENT,
+        },
+        "types": types,
+        "errorCodes": list(ERROR_CODES),
+        "controlSuffix": CONTROL_SUFFIX,
+        "sync": SYNC,
+        "numberings": list(NUMBERINGS),
+    }
+
 
 _LANGUAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+#-]{0,63}")
 
@@ -106,16 +155,16 @@ def parse_send_to_room(payload: object, settings: Settings) -> SendToRoom:
 def parse_stream_message(data: object, settings: Settings) -> StreamMessage:
     body = _object(data, "data")
     kind = body.get("type")
-    if kind is None and body.get("data") == SYNC:
+    if is_sync_request(body):
         return SyncRequest()
-    if kind == "delta":
+    if kind == MessageType.DELTA:
         return _delta(body, settings)
-    if kind == "full":
+    if kind == MessageType.FULL:
         return Full(_version(body), _string(body, "content"), _optional_language(body), _numbering(body), body)
-    if kind == "cursor":
+    if kind == MessageType.CURSOR:
         _selections(body, settings)
         return Cursor(_version(body), body)
-    if kind == "language":
+    if kind == MessageType.LANGUAGE:
         return Language(_language(body.get("language")), body)
     raise ProtocolError("bad_request", "data.type must be delta, full, cursor or language (or data: 'sync')")
 
@@ -222,7 +271,7 @@ def _language(value: object) -> str:
 
 def _numbering(body: Mapping[str, Any]) -> Numbering | None:
     numbering = body.get("numbering")
-    if numbering is not None and numbering not in ("native", "tutorial"):
+    if numbering is not None and numbering not in NUMBERINGS:
         raise ProtocolError("bad_request", "numbering must be 'native' or 'tutorial'")
     return numbering
 
@@ -260,6 +309,44 @@ def check_size(payload: object, settings: Settings) -> None:
         raise ProtocolError("too_large", f"a message may hold at most {settings.max_message_bytes} bytes")
 
 
+# --- client to server: the messages clients build (the browser's protocol.js builds the same)
+
+
+def join_room_payload(room_id: str, writer_key: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"room_id": room_id}
+    if writer_key is not None:
+        payload["writer_key"] = writer_key
+    return payload
+
+
+def send_to_room_payload(room_id: str, data: Mapping[str, Any], writer_key: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"room_id": room_id, "data": data}
+    if writer_key is not None:
+        payload["writer_key"] = writer_key
+    return payload
+
+
+def delta_message(version: int, changes: list[Any]) -> dict[str, Any]:
+    """`changes`: Monaco change events, each `{changes: [{rangeOffset, rangeLength, text, ...}], eol?}`."""
+    return {"type": MessageType.DELTA, "version": version, "changes": changes}
+
+
+def cursor_message(version: int, selections: list[Any]) -> dict[str, Any]:
+    return {"type": MessageType.CURSOR, "version": version, "selections": selections}
+
+
+def language_message(language: str) -> dict[str, Any]:
+    return {"type": MessageType.LANGUAGE, "language": language}
+
+
+def sync_request() -> dict[str, Any]:
+    return {"data": SYNC}
+
+
+def is_sync_request(data: object) -> bool:
+    return isinstance(data, dict) and data.get("type") is None and data.get("data") == SYNC
+
+
 # --- server to client -----------------------------------------------------------------
 
 
@@ -268,21 +355,25 @@ def control_room(room_id: str) -> str:
 
 
 def ack_join(room_id: str, role: Role, version: int | None) -> dict[str, Any]:
-    return {"type": "ackJoinRoom", "success": True, "room_id": room_id, "role": role, "version": version}
+    return {"type": MessageType.ACK_JOIN_ROOM, "success": True, "room_id": room_id, "role": role, "version": version}
 
 
 def ack_join_failed(error: ProtocolError) -> dict[str, Any]:
-    return {"type": "ackJoinRoom", "success": False, "error": {"code": error.code, "message": error.message}}
+    return {
+        "type": MessageType.ACK_JOIN_ROOM,
+        "success": False,
+        "error": {"code": error.code, "message": error.message},
+    }
 
 
 def editor_message(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": "editorMessage", "data": data}
+    return {"type": MessageType.EDITOR_MESSAGE, "data": data}
 
 
 def full_message(
     version: int, content: str, language: str | None, numbering: Numbering | None = None
 ) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "full", "version": version, "content": content}
+    message: dict[str, Any] = {"type": MessageType.FULL, "version": version, "content": content}
     if language is not None:
         message["language"] = language
     if numbering is not None:
@@ -290,13 +381,9 @@ def full_message(
     return message
 
 
-def sync_request() -> dict[str, Any]:
-    return {"data": SYNC}
-
-
 def presence(room_id: str, viewers: int, writer_online: bool) -> dict[str, Any]:
     return {
-        "type": "presence",
+        "type": MessageType.PRESENCE,
         "room_id": room_id,
         "viewers": viewers,
         "writer": "online" if writer_online else "offline",
@@ -306,11 +393,11 @@ def presence(room_id: str, viewers: int, writer_online: bool) -> dict[str, Any]:
 def superseded(room_id: str) -> dict[str, Any]:
     """To a writer socket replaced by a newer one holding the same key (another tab)."""
     return {
-        "type": "superseded",
+        "type": MessageType.SUPERSEDED,
         "room_id": room_id,
         "message": "this stream's writer opened it elsewhere (another tab or device); this one is closed",
     }
 
 
 def error_message(error: ProtocolError, event: str) -> dict[str, Any]:
-    return {"type": "error", "code": error.code, "message": error.message, "event": event}
+    return {"type": MessageType.ERROR, "code": error.code, "message": error.message, "event": event}

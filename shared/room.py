@@ -8,6 +8,7 @@ from typing import Any
 
 from .document import Document, DocumentError, DocumentTooLarge
 from .protocol import Cursor, Delta, Full, Language, ProtocolError, Role, WriterMessage, full_message, presence
+from .settings import Settings
 from .versions import Outcome, VersionTracker
 
 
@@ -22,9 +23,9 @@ class Received:
 @dataclass
 class Room:
     room_id: str
-    max_units: int
-    max_held: int = 1000
-    gap_timeout: float = 1.0
+    max_units: int  # limits: from Settings, through `new_room`
+    max_held: int
+    gap_timeout: float
     document: Document = field(init=False)
     tracker: VersionTracker[Delta] = field(default_factory=VersionTracker)
     language: str | None = None
@@ -73,7 +74,7 @@ class Room:
 
     # --- the text ---
 
-    def snapshot(self) -> dict[str, Any]:
+    def as_full(self) -> dict[str, Any]:
         """The room's text as a `full` stream message (version 0 before anything was written)."""
         return full_message(self.tracker.version or 0, self.document.text(), self.language, self.tracker.numbering)
 
@@ -134,6 +135,13 @@ class Room:
             return False
         self.sync_asked_at = now
         return True
+
+
+def new_room(room_id: str, settings: Settings, now: float = 0.0) -> Room:
+    """An empty room with the limits `settings` give it: the one way rooms are made."""
+    room = Room(room_id, settings.max_document_units, settings.max_held_deltas, settings.gap_timeout_seconds)
+    room.last_active = now
+    return room
 
 
 def _refusal(error: DocumentError) -> ProtocolError:

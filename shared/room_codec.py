@@ -15,7 +15,7 @@ from typing import Any
 
 from .document import Change
 from .protocol import Delta
-from .room import Room
+from .room import Room, new_room
 from .settings import Settings
 from .versions import VersionTracker
 
@@ -24,10 +24,6 @@ FORMAT = 1
 
 class RoomCodecError(ValueError):
     """Stored data that is not a room this code can read."""
-
-
-def empty_room(room_id: str, settings: Settings) -> Room:
-    return Room(room_id, settings.max_document_units, settings.max_held_deltas, settings.gap_timeout_seconds)
 
 
 def room_to_dict(room: Room) -> dict[str, Any]:
@@ -54,7 +50,7 @@ def room_from_dict(data: Any, settings: Settings) -> Room:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise RoomCodecError("not a stored room (unknown format)")
     try:
-        room = empty_room(data["room_id"], settings)
+        room = new_room(data["room_id"], settings)
         room.document.replace_all(data["text"])
         room.tracker = VersionTracker(
             version=data["version"],

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .protocol import ProtocolError, SyncRequest, parse_stream_message
-from .room import Room
-from .room_codec import empty_room, room_from_dict, room_to_dict
+from .room import Room, new_room
+from .room_codec import room_from_dict, room_to_dict
 from .settings import Settings
 
 log = logging.getLogger("codestream")
@@ -64,8 +64,7 @@ RoomOperation = Callable[[Room | None, str, Mapping[str, Any], Settings, float],
 
 def _create(room: Room | None, room_id: str, value: Mapping[str, Any], settings: Settings, now: float) -> Room:
     if room is None:
-        room = empty_room(room_id, settings)
-        room.last_active = now
+        room = new_room(room_id, settings, now)
     return room
 
 
@@ -74,7 +73,7 @@ def _join(room: Room | None, room_id: str, value: Mapping[str, Any], settings: S
     if not isinstance(socket_id, str) or role not in ("writer", "viewer"):
         raise OperationError("join needs a socket_id and a role")
     if room is None and role == "writer":  # a writer resumes a room the store forgot
-        room = empty_room(room_id, settings)
+        room = new_room(room_id, settings, now)
     if room is not None:
         if role == "writer":
             room.take_over(socket_id)  # the newest writer wins, as in the core's joinRoom
@@ -95,7 +94,7 @@ def _leave(room: Room | None, room_id: str, value: Mapping[str, Any], settings: 
 def _receive(room: Room | None, room_id: str, value: Mapping[str, Any], settings: Settings, now: float) -> Room | None:
     """A writer's message, already checked and relayed by the function that signalled it."""
     if room is None:
-        room = empty_room(room_id, settings)
+        room = new_room(room_id, settings, now)
     try:
         message = parse_stream_message(value.get("data"), settings)
         if not isinstance(message, SyncRequest):  # sync requests are answered, never stored

@@ -10,7 +10,7 @@ Versions count the deltas a text has seen. Two numberings are in use:
   number of its next delta, so its delta `v` is native version `v + 1`, and its fulls
   already mean the same as native ones.
 
-A `full` may say which numbering its sender uses (`numbering`: the server's snapshots do
+A `full` may say which numbering its sender uses (`numbering`: the server's own fulls do
 once the room knows, and codestream's writer always does). Otherwise deltas are kept by the
 number they were sent with, and the numbering is inferred the first time it matters: a
 delta 0 is tutorial; right after a full with version `k`, a delta `k` is tutorial and a
@@ -68,7 +68,7 @@ class VersionTracker(Generic[T]):
     def on_full(self, version: int, apply: Callable[[T], None], numbering: Numbering | None = None) -> Outcome:
         """Account for a full text with `version` whose content the caller has just stored.
 
-        `numbering` is the full's own word on it (the server's snapshots and codestream's
+        `numbering` is the full's own word on it (the server's own fulls and codestream's
         writer say it), which settles what inference could get wrong under reordering.
         """
         if not self.accepts_full(version):

@@ -11,13 +11,14 @@ from selfhost import redis_store
 from selfhost.redis_store import RedisRoomStore
 from shared.capabilities import new_room_id
 from shared.room import Room
+from shared.room import new_room as make_room
 from shared.settings import Settings
 
 SETTINGS = Settings()
 
 
 def new_room() -> Room:
-    return Room(new_room_id(), SETTINGS.max_document_units)
+    return make_room(new_room_id(), SETTINGS)
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ async def test_create_read_and_count(stores: list[RedisRoomStore]) -> None:
 
 
 def new_room_with_id(room_id: str) -> Room:
-    return Room(room_id, SETTINGS.max_document_units)
+    return make_room(room_id, SETTINGS)
 
 
 async def test_concurrent_updates_from_two_processes_lose_nothing(stores: list[RedisRoomStore]) -> None:

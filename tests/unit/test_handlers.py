@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shared.capabilities import Claims, writer_key
-from shared.handlers import Caller, Handlers, Relay
+from shared.handlers import Caller, CheckedSend, Handlers
 from shared.protocol import Delta
 from shared.room import Room
 from shared.settings import Settings
@@ -556,12 +556,12 @@ async def test_relay_write_relays_before_the_store(h: Handlers) -> None:
 
 
 async def test_relay_write_sync_and_refusals(h: Handlers) -> None:
-    assert h.relay_write(V, {"room_id": CONTROL, "data": {"data": "sync"}}) == Relay([], ROOM, sync=True)
+    assert h.relay_write(V, {"room_id": CONTROL, "data": {"data": "sync"}}) == CheckedSend([], ROOM, sync=True)
     assert await h.answer_sync(V, ROOM) == [to_socket("v1", editor({"type": "full", "version": 0, "content": ""}))]
     message = "only the room's writer may change it (send its writer_key)"
-    assert h.relay_write(V, send(delta(1, 0, "x"), key=None)) == Relay([error("v1", "unauthorized", message)])
+    assert h.relay_write(V, send(delta(1, 0, "x"), key=None)) == CheckedSend([error("v1", "unauthorized", message)])
     wrong = h.relay_write(V, send(delta(1, 0, "x"), key=writer_key(SECRET, OTHER)))
-    assert wrong == Relay([error("v1", "unauthorized", "writer_key does not belong to this room")])
+    assert wrong == CheckedSend([error("v1", "unauthorized", "writer_key does not belong to this room")])
     assert await h.answer_sync(V, OTHER) == [error("v1", "room_not_found", "no such room")]
 
 

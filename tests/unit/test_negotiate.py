@@ -10,6 +10,8 @@ from shared.capabilities import is_room_id, writer_key
 from shared.negotiate import HTTP_STATUS, Grant, error_body, negotiate, negotiate_body
 from shared.protocol import ProtocolError
 from shared.room import Room
+from shared.room import new_room as make_room
+from shared.settings import Settings
 from shared.store import MemoryRoomStore
 
 SECRET = b"n" * 32
@@ -17,7 +19,7 @@ ROOM = "AAAAAAAAAAAAAAAAAAAAAA"
 
 
 def new_room(room_id: str) -> Room:
-    return Room(room_id, 1000)
+    return make_room(room_id, Settings(max_document_units=1000))
 
 
 async def refused(query: dict[str, str], store: MemoryRoomStore) -> tuple[str, int]:

@@ -66,9 +66,9 @@ def test_presence_follows_membership() -> None:
 # --- snapshot ---------------------------------------------------------------------------
 
 
-def test_snapshot_of_an_empty_room_is_version_zero() -> None:
+def test_full_of_an_empty_room_is_version_zero() -> None:
     r = room()
-    assert r.snapshot() == {"type": "full", "version": 0, "content": ""}
+    assert r.as_full() == {"type": "full", "version": 0, "content": ""}
     assert r.can_answer_sync()
 
 
@@ -76,9 +76,9 @@ def test_snapshot_carries_text_version_and_language() -> None:
     r = room()
     r.receive(insert(1, 0, "a" + EMOJI), 0.0)
     r.receive(insert(2, 3, "b"), 0.0)
-    assert r.snapshot() == {"type": "full", "version": 2, "content": "a" + EMOJI + "b", "numbering": "native"}
+    assert r.as_full() == {"type": "full", "version": 2, "content": "a" + EMOJI + "b", "numbering": "native"}
     r.receive(parse_stream_message({"type": "language", "language": "rust"}, Settings()), 0.0)  # type: ignore[arg-type]
-    assert r.snapshot() == {
+    assert r.as_full() == {
         "type": "full",
         "version": 2,
         "content": "a" + EMOJI + "b",
@@ -91,7 +91,7 @@ def test_snapshot_of_a_tutorial_stream_gives_the_next_delta_number() -> None:
     r = room()
     r.receive(insert(0, 0, "x"), 0.0)
     r.receive(insert(1, 1, "y"), 0.0)
-    assert r.snapshot() == {
+    assert r.as_full() == {
         "type": "full",
         "version": 2,
         "content": "xy",
@@ -110,7 +110,7 @@ def test_can_answer_sync_only_when_current() -> None:
     assert not r.can_answer_sync()
     r.receive(insert(2, 1, "y"), 0.0)
     assert r.can_answer_sync()
-    assert r.snapshot() == {"type": "full", "version": 3, "content": "zxy", "numbering": "native"}
+    assert r.as_full() == {"type": "full", "version": 3, "content": "zxy", "numbering": "native"}
 
 
 # --- receive ----------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def test_refused_first_delta_leaves_the_room_without_a_base() -> None:
     r = room()
     refused(r, insert(1, 0, "\udc00"), "bad_request")
     assert (r.tracker.version, r.tracker.numbering, r.tracker.has_base()) == (None, None, False)
-    assert r.snapshot() == {"type": "full", "version": 0, "content": ""}
+    assert r.as_full() == {"type": "full", "version": 0, "content": ""}
 
 
 # --- writers, idleness ------------------------------------------------------------------

@@ -8,8 +8,8 @@ import pytest
 
 from shared.capabilities import new_room_id
 from shared.protocol import parse_stream_message
-from shared.room import Room
-from shared.room_codec import RoomCodecError, empty_room, room_from_dict, room_to_dict
+from shared.room import Room, new_room
+from shared.room_codec import RoomCodecError, room_from_dict, room_to_dict
 from shared.settings import Settings
 
 SETTINGS = Settings()
@@ -25,7 +25,7 @@ def receive(room: Room, data: dict, now: float = 0.0) -> None:
 
 
 def busy_room() -> Room:
-    room = empty_room(new_room_id(), SETTINGS)
+    room = new_room(new_room_id(), SETTINGS)
     room.add("w1", "writer")
     room.add("v1", "viewer")
     receive(room, delta(0, 0, 0, "héllo 😀"))  # tutorial numbering
@@ -73,7 +73,7 @@ def test_limits_come_from_settings_not_from_the_data() -> None:
         "text",
         {"format": 99},
         {"format": 1},
-        {**room_to_dict(empty_room("A" * 22, SETTINGS)), "held": [["x", []]]},
+        {**room_to_dict(new_room("A" * 22, SETTINGS)), "held": [["x", []]]},
     ],
 )
 def test_damaged_data_is_refused(data: object) -> None:

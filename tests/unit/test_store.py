@@ -6,13 +6,15 @@ import pytest
 
 from shared.protocol import ProtocolError
 from shared.room import Room
+from shared.room import new_room as make_room
+from shared.settings import Settings
 from shared.store import MemoryRoomStore, create_within_limit
 
 ROOM = "AAAAAAAAAAAAAAAAAAAAAA"
 
 
 def new_room(room_id: str = ROOM) -> Room:
-    return Room(room_id, 100)
+    return make_room(room_id, Settings(max_document_units=100))
 
 
 async def test_create_once() -> None:

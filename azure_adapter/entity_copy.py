@@ -28,7 +28,7 @@ Members = tuple[frozenset[str], frozenset[str]]  # writers, viewers
 
 
 @dataclass
-class Snapshot:
+class EntityCopy:
     store: MemoryRoomStore
     members_before: dict[str, Members]
     sockets_before: dict[str, str]
@@ -36,7 +36,7 @@ class Snapshot:
     @classmethod
     async def load(
         cls, entities: EntityStore, settings: Settings, room_id: str | None, socket_id: str | None = None
-    ) -> Snapshot:
+    ) -> EntityCopy:
         """Read the room `room_id` (else the one `socket_id` is bound to) and the binding."""
         socket_state, room_state = await asyncio.gather(
             entities.read(SOCKET_ENTITY, socket_key(socket_id)) if socket_id else _nothing(),
