@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,20 +27,17 @@ import azure.functions as func
 from azure_adapter.adapter import Adapter
 from azure_adapter.entities import DurableEntities, EntityStore
 from azure_adapter.events import SocketEvent, read_event
-from azure_adapter.http import allowed_origins, cors_headers
+from azure_adapter.http import cors_headers
 from shared import protocol
 from shared.actions import Action
 from shared.capabilities import secret_bytes
 from shared.handlers import internal_error
 from shared.room_operations import ROOM_ENTITY, SOCKET_ENTITY, State, room_operation, socket_operation
-from shared.settings import Settings
+from shared.settings import Settings, env_name
 
 log = logging.getLogger("codestream")
 
-SETTINGS = Settings.from_env()
-HUB = SETTINGS.hub
 CONNECTION = "WebPubSubForSocketIOConnectionString"
-SECRET_ENV = "CODESTREAM_SECRET"
 TRIGGER = "socketiotrigger"
 OUTPUT = "socketio"
 
@@ -49,12 +45,21 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 
 @functools.cache
+def settings() -> Settings:
+    """Read once per instance from the app settings (the environment)."""
+    return Settings.from_env()
+
+
+HUB = settings().hub  # the bindings name the hub when the app is indexed
+
+
+@functools.cache
 def adapter() -> Adapter:
     """Built on first use, so that importing this module needs no secret."""
-    secret = os.environ.get(SECRET_ENV)
-    if not secret:
-        raise RuntimeError(f"{SECRET_ENV} is not set")
-    return Adapter(SETTINGS, secret_bytes(secret))
+    secret = settings().secret
+    if secret is None:
+        raise RuntimeError(f"{env_name('secret')} is not set")
+    return Adapter(settings(), secret_bytes(secret))
 
 
 # --- HTTP: negotiate ----------------------------------------------------------------
@@ -78,7 +83,7 @@ async def register(req: func.HttpRequest, negotiation: str, client: df.DurableOr
 
 async def _negotiate(req: func.HttpRequest, negotiation: str, entities: EntityStore) -> func.HttpResponse:
     origin = req.headers.get("Origin")
-    origins = allowed_origins(os.environ)
+    origins = settings().allowed_origins
     if req.method == "OPTIONS":
         return func.HttpResponse(status_code=204, headers=cors_headers(origin, origins, preflight=True))
     query = dict(req.params)
@@ -170,7 +175,7 @@ def Room(context: df.DurableEntityContext) -> None:
             state,
             context.operation_name,
             context.get_input(expected_type=dict),
-            SETTINGS,
+            settings(),
             time.time(),
         ),
     )

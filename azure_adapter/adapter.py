@@ -69,7 +69,7 @@ class Adapter:
             return HTTP_STATUS[error.code], error_body(error)
         endpoint, path, token = service_grant(negotiation)
         await copy.save(entities)
-        return 200, negotiate_body(grant, endpoint, path, token)
+        return 200, negotiate_body(grant, endpoint, path, token, self.settings)
 
     # --- Socket.IO events ---
 

@@ -6,8 +6,6 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-ALLOWED_ORIGINS_ENV = "CODESTREAM_ALLOWED_ORIGINS"
-
 
 class NegotiationError(ValueError):
     """The negotiation binding gave something other than {endpoint, path, token}."""
@@ -24,11 +22,6 @@ def service_grant(negotiation: str | bytes | Mapping[str, Any]) -> tuple[str, st
     endpoint, path, token = values
     # Serialised from a .NET Uri, the endpoint may end with "/"; the client appends `path`.
     return endpoint.rstrip("/"), path, token  # type: ignore[union-attr,return-value]
-
-
-def allowed_origins(env: Mapping[str, str]) -> frozenset[str]:
-    raw = env.get(ALLOWED_ORIGINS_ENV, "")
-    return frozenset(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
 
 def cors_headers(origin: str | None, allowed: Iterable[str], preflight: bool = False) -> dict[str, str]:

@@ -10,29 +10,29 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Coroutine, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
 
 from shared.capabilities import CapabilityError
-from shared.settings import Settings, SettingsError
+from shared.settings import Settings, SettingsError, env_name
 
 from .app import Server
 from .redact import redact_logs
 from .redis_store import check_reachable, redis_backends
-from .secret import SECRET_ENV, load_secret
+from .secret import load_secret
 
 log = logging.getLogger("codestream")
+DEFAULTS = Settings()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m selfhost",
         description="Serve codestream (the web client, /api/negotiate and Socket.IO) from one process.",
-        epilog=f"Limits and timeouts come from CODESTREAM_* environment variables (see README). "
-        f"The server secret comes from {SECRET_ENV}, or is made once and kept in DATA_DIR.",
+        epilog="Every option has a CODESTREAM_* environment variable, and so do limits and timeouts "
+        f"(see README). The server secret comes from {env_name('secret')}, or is made once and kept in DATA_DIR.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument(
@@ -40,14 +40,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--hub",
-        default=None,
-        help="Socket.IO hub: clients connect at /clients/socketio/hubs/HUB (default: CODESTREAM_HUB or codestream)",
+        help=f"Socket.IO hub: clients connect at /clients/socketio/hubs/HUB "
+        f"(default: {env_name('hub')} or {DEFAULTS.hub})",
     )
     parser.add_argument(
         "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("CODESTREAM_DATA_DIR", ".codestream")),
-        help="folder for the generated server secret (default: CODESTREAM_DATA_DIR or %(default)s)",
+        help=f"folder for the generated server secret (default: {env_name('data_dir')} or {DEFAULTS.data_dir})",
     )
     parser.add_argument(
         "--allowed-origin",
@@ -55,14 +53,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         metavar="ORIGIN",
         help="another web origin allowed to open sockets (repeatable; default: same origin only; "
-        "CODESTREAM_ALLOWED_ORIGINS takes a comma-separated list)",
+        f"{env_name('allowed_origins')} takes a comma-separated list)",
     )
     parser.add_argument(
         "--redis-url",
-        default=os.environ.get("CODESTREAM_REDIS_URL") or None,
         metavar="URL",
         help="share rooms with other processes through Redis, e.g. redis://localhost:6379/0 "
-        "(default: CODESTREAM_REDIS_URL, else rooms live in this process; see docs/SCALING.md)",
+        f"(default: {env_name('redis_url')}, else rooms live in this process; see docs/SCALING.md)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: %(default)s)"
@@ -73,27 +70,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    env = dict(os.environ)
-    if args.hub is not None:
-        env["CODESTREAM_HUB"] = args.hub
     try:
-        settings = Settings.from_env(env)
-        secret = load_secret(args.data_dir, env)
+        settings = Settings.from_env(_with_options(os.environ, args))
+        secret = load_secret(settings)
     except (SettingsError, CapabilityError, OSError) as error:
         print(f"codestream: {error}", file=sys.stderr)
         return 2
-    origins = args.allowed_origin or [
-        o.strip() for o in env.get("CODESTREAM_ALLOWED_ORIGINS", "").split(",") if o.strip()
-    ]
     shared: dict[str, Any] = {}
-    if args.redis_url:
+    if settings.redis_url:
         try:
-            check_reachable(args.redis_url)
+            check_reachable(settings.redis_url)
         except OSError as error:
             print(f"codestream: {error}", file=sys.stderr)
             return 2
-        shared["store"], shared["client_manager"] = redis_backends(args.redis_url, settings)
-    server = Server(settings, secret, allowed_origins=origins, **shared)
+        shared["store"], shared["client_manager"] = redis_backends(settings.redis_url, settings)
+    server = Server(settings, secret, **shared)
     try:
         sock = _bind(args.host, args.port)
     except OSError as error:
@@ -101,6 +92,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _run(_serve(server, sock, args.log_level))
     return 0
+
+
+def _with_options(env: Mapping[str, str], args: argparse.Namespace) -> dict[str, str]:
+    """The environment with the command line's options written over it: settings have one parser."""
+    options = {
+        "hub": args.hub,
+        "data_dir": args.data_dir,
+        "allowed_origins": ",".join(args.allowed_origin) if args.allowed_origin else None,
+        "redis_url": args.redis_url,
+    }
+    return {**env, **{env_name(name): value for name, value in options.items() if value is not None}}
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:

@@ -60,7 +60,6 @@ class Server:
     secret: bytes
     store: RoomStore = field(default_factory=MemoryRoomStore)
     static_dir: Path = STATIC_DIR
-    allowed_origins: list[str] = field(default_factory=list)
     client_manager: Any = None  # socketio.AsyncRedisManager when several processes share rooms
 
     def __post_init__(self) -> None:
@@ -69,7 +68,7 @@ class Server:
             async_mode="asgi",
             client_manager=self.client_manager or FanoutManager(),
             # None means same origin only; an empty list would switch the Origin check off.
-            cors_allowed_origins=self.allowed_origins or None,
+            cors_allowed_origins=list(self.settings.allowed_origins) or None,
             # One socket's events are handled one after another, in the order sent: the
             # version rules cope with disorder, but a writer's stream should not need them.
             async_handlers=False,
@@ -79,7 +78,7 @@ class Server:
         )
         self._register_events()
         # Cross-origin pages may call negotiate only from the allowlist, and only with GET.
-        cors = Middleware(CORSMiddleware, allow_origins=self.allowed_origins, allow_methods=["GET"])
+        cors = Middleware(CORSMiddleware, allow_origins=self.settings.allowed_origins, allow_methods=["GET"])
         http = Starlette(routes=self._routes(), middleware=[cors])
         self.asgi = SecurityHeaders(
             socketio.ASGIApp(self.sio, other_asgi_app=http, socketio_path=self.settings.socketio_path.lstrip("/"))
@@ -113,7 +112,9 @@ class Server:
             self.settings.token_ttl_seconds,
             int(time.time()),
         )
-        return JSONResponse(negotiate_body(grant, endpoint, path, token), headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            negotiate_body(grant, endpoint, path, token, self.settings), headers={"Cache-Control": "no-store"}
+        )
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})

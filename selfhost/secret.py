@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 from shared.capabilities import new_secret, secret_bytes
+from shared.settings import Settings
 
-SECRET_ENV = "CODESTREAM_SECRET"
 SECRET_FILE = "secret"
 
 
-def load_secret(data_dir: Path, env: Mapping[str, str]) -> bytes:
-    """`CODESTREAM_SECRET` if set; else the one in `data_dir`, made on first use.
+def load_secret(settings: Settings) -> bytes:
+    """The configured secret if there is one; else the one in the data folder, made on first use.
 
     Keeping it on disk means writer keys and tokens handed out stay valid after a restart.
     """
-    if env.get(SECRET_ENV):
-        return secret_bytes(env[SECRET_ENV])
+    if settings.secret is not None:
+        return secret_bytes(settings.secret)
+    data_dir = Path(settings.data_dir)
     path = data_dir / SECRET_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from .capabilities import is_room_id, is_writer_key, is_writer_key_shape, new_room_id, new_user_id, writer_key
 from .protocol import ErrorCode, ProtocolError, Role
 from .room import Room
+from .settings import Settings
 from .store import RoomStore, create_within_limit
 
 HTTP_STATUS: Mapping[ErrorCode, int] = {
@@ -62,8 +63,9 @@ async def negotiate(
     return Grant(room_id, "viewer", new_user_id())
 
 
-def negotiate_body(grant: Grant, endpoint: str, path: str, token: str) -> dict[str, Any]:
-    """PROTOCOL.md's answer; `url` carries the token so a tutorial client authenticates."""
+def negotiate_body(grant: Grant, endpoint: str, path: str, token: str, settings: Settings) -> dict[str, Any]:
+    """PROTOCOL.md's answer; `url` carries the token so a tutorial client authenticates, and
+    `limits` are the server's, so that the browser keeps to what this server accepts."""
     body: dict[str, Any] = {
         "room_id": grant.room_id,
         "role": grant.role,
@@ -71,6 +73,7 @@ def negotiate_body(grant: Grant, endpoint: str, path: str, token: str) -> dict[s
         "path": path,
         "token": token,
         "url": f"{endpoint}?access_token={quote(token, safe='')}",
+        "limits": settings.client_limits(),
     }
     if grant.writer_key is not None:
         body["writer_key"] = grant.writer_key

@@ -2,7 +2,7 @@
 // Self-hosted it is empty (same origin); the Azure deploy writes the Function App's URL.
 
 const DEFAULTS = { apiBaseUrl: '', sendWindowMs: 50 };
-const WINDOW_MS = { min: 30, max: 2000 }; // below ~30 ms a fast typist would pass 100 messages/s
+const WINDOW_MS = { min: 30, max: 2000 }; // the writer also keeps to the server's messages_per_second
 
 export async function loadConfig() {
   let file = {};

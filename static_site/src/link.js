@@ -2,6 +2,7 @@
 // (backoff; a new token when the old one is refused; joining again when the room is missing).
 
 import { io } from 'socket.io-client';
+import { EVENTS, TYPES, joinRoomPayload, sendToRoomPayload } from './protocol.js';
 
 export class Backoff {
   constructor(first = 250, max = 4000) {
@@ -125,8 +126,8 @@ export class Link {
       reconnectionDelayMax: 4000,
       randomizationFactor: 0.5,
     });
-    socket.on('login', () => this.join());
-    socket.on('message', (message) => this.receive(message));
+    socket.on(EVENTS.login, () => this.join());
+    socket.on(EVENTS.message, (message) => this.receive(message));
     socket.on('disconnect', (reason) => {
       this.left();
       if (reason === 'io server disconnect') socket.connect(); // the server closed us: try again
@@ -154,13 +155,11 @@ export class Link {
 
   join() {
     clearTimeout(this.joinTimer);
-    const payload = { room_id: this.grant.room_id };
-    if (this.grant.writer_key) payload.writer_key = this.grant.writer_key;
-    this.socket?.emit('joinRoom', payload);
+    this.socket?.emit(EVENTS.joinRoom, joinRoomPayload(this.grant.room_id, this.grant.writer_key));
   }
 
   receive(message) {
-    if (message?.type === 'superseded') {
+    if (message?.type === TYPES.SUPERSEDED) {
       // The same writer key joined from another tab or device, which now streams: stop here
       // rather than take the room back and forth.
       this.closeSocket();
@@ -168,7 +167,7 @@ export class Link {
       this.onTrouble?.(message.message);
       return;
     }
-    if (message?.type !== 'ackJoinRoom') {
+    if (message?.type !== TYPES.ACK_JOIN_ROOM) {
       this.onMessage(message);
       return;
     }
@@ -209,10 +208,14 @@ export class Link {
   // Sends `data` to the room (or to `room`, e.g. R-control); only once joined.
   send(data, room = this.grant?.room_id) {
     if (!this.joined || !this.socket) return false;
-    const payload = { room_id: room, data };
-    if (this.grant.writer_key) payload.writer_key = this.grant.writer_key;
-    this.socket.emit('sendToRoom', payload);
+    this.socket.emit(EVENTS.sendToRoom, sendToRoomPayload(room, data, this.grant.writer_key));
     return true;
+  }
+
+  // The server's limits from the negotiate answer (docs/PROTOCOL.md); {} before the first grant
+  // or from a server that sends none (then the server's refusals are the only guard).
+  get limits() {
+    return this.grant?.limits ?? {};
   }
 
   setStatus(status) {

@@ -5,10 +5,11 @@ import { monaco } from './monaco.js';
 import { applyDelta, replaceText, toRanges, EditError } from './edits.js';
 import { Link } from './link.js';
 import { VersionTracker } from './versions.js';
+import { TYPES, controlRoom, syncRequest } from './protocol.js';
 import { ui, languageInfo } from './ui.js';
 
-const GAP_MS = 1000; // a gap older than this asks for the whole text (PROTOCOL.md)
 const SYNC_EVERY_MS = 1000;
+const UNNEGOTIATED_GAP_MS = 1000; // a server whose negotiate sends no limits (the tutorial's)
 const CHECK_EVERY_MS = 250;
 const NEVER_GROWS = monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges;
 
@@ -83,9 +84,9 @@ class Viewer {
   }
 
   received(message) {
-    if (message.type === 'editorMessage') this.stream(message.data ?? {});
-    else if (message.type === 'presence') this.presence(message);
-    else if (message.type === 'error') console.warn('codestream: refused:', message.code, message.message);
+    if (message.type === TYPES.EDITOR_MESSAGE) this.stream(message.data ?? {});
+    else if (message.type === TYPES.PRESENCE) this.presence(message);
+    else if (message.type === TYPES.ERROR) console.warn('codestream: refused:', message.code, message.message);
   }
 
   presence(message) {
@@ -100,10 +101,10 @@ class Viewer {
   }
 
   stream(data) {
-    if (data.type === 'full') this.full(data);
-    else if (data.type === 'delta') this.delta(data);
-    else if (data.type === 'cursor') this.cursor = data;
-    else if (data.type === 'language') this.setLanguage(data.language);
+    if (data.type === TYPES.FULL) this.full(data);
+    else if (data.type === TYPES.DELTA) this.delta(data);
+    else if (data.type === TYPES.CURSOR) this.cursor = data;
+    else if (data.type === TYPES.LANGUAGE) this.setLanguage(data.language);
     this.drawCursor();
   }
 
@@ -138,13 +139,15 @@ class Viewer {
   checkGap() {
     if (!this.link.joined) return;
     const now = performance.now();
-    const gap = this.tracker.gapAge(now) > GAP_MS;
-    const noBase = !this.tracker.hasBase() && now - this.joinedAt > GAP_MS;
+    const gap_timeout = this.link.limits.gap_timeout_seconds;
+    const gapMs = gap_timeout === undefined ? UNNEGOTIATED_GAP_MS : 1000 * gap_timeout;
+    const gap = this.tracker.gapAge(now) > gapMs;
+    const noBase = !this.tracker.hasBase() && now - this.joinedAt > gapMs;
     if ((gap || noBase) && now - this.lastSync > SYNC_EVERY_MS) this.askSync();
   }
 
   askSync() {
-    if (!this.link.send({ data: 'sync' }, `${this.roomId}-control`)) return;
+    if (!this.link.send(syncRequest(), controlRoom(this.roomId))) return;
     this.lastSync = performance.now();
     this.stats.syncRequests += 1;
   }

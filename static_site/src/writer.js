@@ -6,12 +6,12 @@ import { wireEvent, toWireSelections, replaceText } from './edits.js';
 import { Link } from './link.js';
 import { Pacer } from './pacer.js';
 import { ui, languages } from './ui.js';
+import { EVENTS, TYPES, cursorMessage, deltaMessage, fullMessage, isSyncRequest, languageMessage } from './protocol.js';
 
 const SESSION_KEY = 'codestream.writer'; // {room_id, writer_key}: a reload resumes the room
 const TEXT_KEY = 'codestream.text'; // {room_id, version, content, language}: survives a reload
-const MAX_DELTA_EVENTS = 1000; // the server's limits (shared/settings.py)
-const MAX_EVENT_CHANGES = 1000;
 const MAX_DELTA_UNITS = 256 * 1024; // past this a full costs about the same and is simpler
+const MESSAGES_PER_FLUSH = 3; // a delta or full, a language, a cursor
 const ERROR_FULL_COOLDOWN_MS = 1000;
 const SAVE_EVERY_MS = 500;
 const DEFAULT_LANGUAGE = 'javascript';
@@ -44,6 +44,7 @@ class Writer {
     this.stats = { deltas: 0, fulls: 0, cursors: 0, delayMs: 0, maxDelayMs: 0 };
     this.saveTimer = null;
     this.eol = model.getEOL();
+    this.sendWindowMs = config.sendWindowMs;
     this.pacer = new Pacer(config.sendWindowMs, () => this.flush());
     this.link = new Link({
       apiBase: config.apiBaseUrl,
@@ -67,10 +68,18 @@ class Writer {
   }
 
   granted(grant) {
+    this.keepToRate(grant.limits?.messages_per_second);
     sessionStorage.setItem(SESSION_KEY, JSON.stringify({ room_id: grant.room_id, writer_key: grant.writer_key }));
     const link = `${location.origin}${location.pathname}#${grant.room_id}`;
     ui.$('share-link').value = link;
     this.save();
+  }
+
+  // Never send faster than the server's rate limit allows, whatever the configured window.
+  keepToRate(messagesPerSecond) {
+    if (!(messagesPerSecond > 0)) return;
+    const floor = Math.ceil((MESSAGES_PER_FLUSH * 1000) / messagesPerSecond);
+    this.pacer.windowMs = Math.max(this.sendWindowMs, floor);
   }
 
   // The writer key no longer opens this room (the server's secret changed): start afresh.
@@ -112,18 +121,19 @@ class Writer {
       this.sendFull();
     } else if (this.pending.length) {
       this.version += 1;
-      this.link.send({ type: 'delta', version: this.version, changes: this.pending.map(wireEvent) });
+      this.link.send(deltaMessage(this.version, this.pending.map(wireEvent)));
       this.stats.deltas += 1;
       this.pending = [];
     }
     if (this.languageDirty) {
       this.languageDirty = false;
-      this.link.send({ type: 'language', language: this.model.getLanguageId() });
+      this.link.send(languageMessage(this.model.getLanguageId()));
     }
     if (this.cursorDirty) {
       this.cursorDirty = false;
-      const selections = toWireSelections(this.model, this.editor.getSelections() ?? []);
-      this.link.send({ type: 'cursor', version: this.version, selections });
+      const limit = this.link.limits.max_selections ?? Infinity;
+      const selections = toWireSelections(this.model, (this.editor.getSelections() ?? []).slice(0, limit));
+      this.link.send(cursorMessage(this.version, selections));
       this.stats.cursors += 1;
     }
   }
@@ -142,20 +152,18 @@ class Writer {
     this.needFull = false;
     this.languageDirty = false;
     this.stats.fulls += 1;
-    this.link.send({
-      type: 'full',
-      version: this.version,
-      content: this.model.getValue(),
-      language: this.model.getLanguageId(),
-      numbering: 'native', // spares every viewer the guess (docs/PROTOCOL.md)
-    });
+    // numbering: spares every viewer the guess (docs/PROTOCOL.md)
+    this.link.send(fullMessage(this.version, this.model.getValue(), this.model.getLanguageId(), 'native'));
   }
 
+  // A delta the server would refuse, or one that costs more than the full text: send the full.
   tooBig() {
-    if (this.pending.length > MAX_DELTA_EVENTS) return true;
+    const { max_events_per_delta: maxEvents = Infinity, max_changes_per_event: maxChanges = Infinity } =
+      this.link.limits;
+    if (this.pending.length > maxEvents) return true;
     let units = 0;
     for (const event of this.pending) {
-      if (event.changes.length > MAX_EVENT_CHANGES) return true;
+      if (event.changes.length > maxChanges) return true;
       for (const change of event.changes) units += change.text.length + 64;
     }
     return units > MAX_DELTA_UNITS;
@@ -186,20 +194,20 @@ class Writer {
   }
 
   received(message) {
-    if (message.type === 'presence') {
+    if (message.type === TYPES.PRESENCE) {
       ui.setViewers(message.viewers);
-    } else if (message.type === 'editorMessage') {
+    } else if (message.type === TYPES.EDITOR_MESSAGE) {
       this.editorMessage(message.data ?? {});
-    } else if (message.type === 'error') {
+    } else if (message.type === TYPES.ERROR) {
       this.refusedMessage(message);
     }
   }
 
   editorMessage(data) {
-    if (data.data === 'sync') {
+    if (isSyncRequest(data)) {
       this.needFull = true; // a viewer (or the server) needs the whole text
       this.pacer.poke();
-    } else if (data.type === 'full' && this.adopting) {
+    } else if (data.type === TYPES.FULL && this.adopting) {
       this.adopt(data);
     }
   }
@@ -224,7 +232,7 @@ class Writer {
   // at most once a second so a refusal cannot turn into a loop.
   refusedMessage(message) {
     console.warn('codestream: the server refused a message:', message.code, message.message);
-    if (message.event !== 'sendToRoom') return;
+    if (message.event !== EVENTS.sendToRoom) return;
     if (message.code === 'too_large') ui.notice(`Not streamed: ${message.message}`);
     const wait = Math.max(0, this.lastErrorFull + ERROR_FULL_COOLDOWN_MS - performance.now());
     setTimeout(() => {

@@ -18,8 +18,10 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     value = new_secret()
     monkeypatch.setenv("CODESTREAM_SECRET", value)
     monkeypatch.delenv("CODESTREAM_ALLOWED_ORIGINS", raising=False)
+    function_app.settings.cache_clear()
     function_app.adapter.cache_clear()
     yield value
+    function_app.settings.cache_clear()
     function_app.adapter.cache_clear()
 
 

@@ -273,6 +273,7 @@ async def test_cors_for_the_allowed_origins_only(
     secret: str, service: SocketIOService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CODESTREAM_ALLOWED_ORIGINS", "https://site.example, https://other.example/")
+    function_app.settings.cache_clear()
     allowed = await service.negotiate(origin="https://other.example")
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://other.example"
     refused = await service.negotiate(origin="https://evil.example")
@@ -291,6 +292,7 @@ async def test_negotiate_without_a_secret_fails_cleanly(
     secret: str, service: SocketIOService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CODESTREAM_SECRET")
+    function_app.settings.cache_clear()
     function_app.adapter.cache_clear()
     response = await service.negotiate()
     assert response.status_code == 500

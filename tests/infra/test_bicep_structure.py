@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.settings import env_name
 from tests.infra import tools
 
 Trees = dict[Path, dict[str, Any]]
@@ -264,11 +265,10 @@ def test_target_scope_is_the_resource_group(name: str, trees: Trees) -> None:
 
 
 def test_the_app_setting_names_are_the_ones_the_code_declares(trees: Trees) -> None:
-    """Names read from the code itself (with ast): function_app.py, azure_adapter/, shared/settings.py."""
+    """Names read from the code itself: function_app.py and shared/settings.py."""
     settings = app_settings(trees)
     connection = tools.module_constant(tools.REPO / "function_app.py", "CONNECTION")
     assert {f"{connection}__endpoint", f"{connection}__credential"} <= set(settings)
-    assert tools.module_constant(tools.REPO / "function_app.py", "SECRET_ENV") in settings
-    assert tools.module_constant(tools.REPO / "azure_adapter" / "http.py", "ALLOWED_ORIGINS_ENV") in settings
-    hub_env = tools.module_constant(tools.REPO / "shared" / "settings.py", "_ENV_NAMES")["hub"]
-    assert settings[hub_env] == "hubName"
+    assert env_name("secret") in settings
+    assert env_name("allowed_origins") in settings
+    assert settings[env_name("hub")] == "hubName"

@@ -44,16 +44,21 @@ class RunningServer:
 
 
 def start_server(
-    data_dir: Path, port: int = 0, env: dict[str, str] | None = None, args: list[str] | None = None, timeout: float = 20
+    data_dir: Path,
+    port: int = 0,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+    timeout: float = 20,
+    module: str = "selfhost",
 ) -> RunningServer:
-    """Run the server and wait for its `Visit http://...` line."""
+    """Run the server (`python -m <module>`) and wait for its `Visit http://...` line."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")}
     full_env.update(env or {})
     full_env["PYTHONUNBUFFERED"] = "1"
     command = [
         sys.executable,
         "-m",
-        "selfhost",
+        module,
         "--host",
         "127.0.0.1",
         "--port",

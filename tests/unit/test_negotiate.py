@@ -16,6 +16,16 @@ from shared.store import MemoryRoomStore
 
 SECRET = b"n" * 32
 ROOM = "AAAAAAAAAAAAAAAAAAAAAA"
+# What the browser must keep to (PROTOCOL.md), as the default settings give it.
+LIMITS = {
+    "max_message_bytes": 1048576,
+    "max_document_units": 1048576,
+    "max_events_per_delta": 1000,
+    "max_changes_per_event": 1000,
+    "max_selections": 1000,
+    "messages_per_second": 100,
+    "gap_timeout_seconds": 1.0,
+}
 
 
 def new_room(room_id: str) -> Room:
@@ -92,7 +102,7 @@ async def test_writer_key_without_room_is_400() -> None:
 
 def test_negotiate_body_for_a_writer() -> None:
     grant = Grant(ROOM, "writer", "user", "K" * 43)
-    body = negotiate_body(grant, "http://127.0.0.1:3000", "/clients/socketio/hubs/codestream", "a.b+c/d=")
+    body = negotiate_body(grant, "http://127.0.0.1:3000", "/clients/socketio/hubs/codestream", "a.b+c/d=", Settings())
     assert body == {
         "room_id": ROOM,
         "role": "writer",
@@ -101,12 +111,14 @@ def test_negotiate_body_for_a_writer() -> None:
         "token": "a.b+c/d=",
         "url": "http://127.0.0.1:3000?access_token=a.b%2Bc%2Fd%3D",
         "writer_key": "K" * 43,
+        "limits": LIMITS,
     }
     assert parse_qs(urlsplit(body["url"]).query) == {"access_token": ["a.b+c/d="]}
 
 
 def test_negotiate_body_for_a_viewer_has_no_key() -> None:
-    body = negotiate_body(Grant(ROOM, "viewer", "user"), "https://h", "/p", "t")
+    settings = Settings(max_message_bytes=5000, gap_timeout_seconds=0.5)
+    body = negotiate_body(Grant(ROOM, "viewer", "user"), "https://h", "/p", "t", settings)
     assert body == {
         "room_id": ROOM,
         "role": "viewer",
@@ -114,6 +126,7 @@ def test_negotiate_body_for_a_viewer_has_no_key() -> None:
         "path": "/p",
         "token": "t",
         "url": "https://h?access_token=t",
+        "limits": {**LIMITS, "max_message_bytes": 5000, "gap_timeout_seconds": 0.5},
     }
 
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from shared.settings import DEFAULT_HUB, Settings, SettingsError
+from shared.settings import DEFAULT_HUB, Settings, SettingsError, environment_variables
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s" * 32
 
 # (variable, raw value, field, parsed value)
 VARIABLES = [
     ("CODESTREAM_HUB", "live_code2", "hub", "live_code2"),
+    ("CODESTREAM_SECRET", SECRET, "secret", SECRET),
+    ("CODESTREAM_DATA_DIR", "/var/lib/codestream", "data_dir", "/var/lib/codestream"),
+    ("CODESTREAM_ALLOWED_ORIGINS", "https://a.example", "allowed_origins", ("https://a.example",)),
+    ("CODESTREAM_REDIS_URL", "redis://127.0.0.1:6379/0", "redis_url", "redis://127.0.0.1:6379/0"),
     ("CODESTREAM_TOKEN_TTL_SECONDS", "60", "token_ttl_seconds", 60),
     ("CODESTREAM_MAX_MESSAGE_BYTES", "2048", "max_message_bytes", 2048),
     ("CODESTREAM_MAX_DOCUMENT_UNITS", "77", "max_document_units", 77),
@@ -23,7 +33,7 @@ VARIABLES = [
     ("CODESTREAM_ROOM_IDLE_SECONDS", "1.5", "room_idle_seconds", 1.5),
     ("CODESTREAM_PRESENCE_INTERVAL_SECONDS", "0.5", "presence_interval_seconds", 0.5),
 ]
-NUMERIC = [v for v in VARIABLES if v[0] not in ("CODESTREAM_HUB", "CODESTREAM_PRESENCE_INTERVAL_SECONDS")]
+NUMERIC = [v for v in VARIABLES if isinstance(v[3], int | float) and v[0] != "CODESTREAM_PRESENCE_INTERVAL_SECONDS"]
 
 
 def test_defaults_match_the_protocol_page() -> None:
@@ -61,7 +71,53 @@ def test_empty_value_means_default() -> None:
 
 
 def test_unrelated_variables_are_ignored() -> None:
-    assert Settings.from_env({"CODESTREAM_SECRET": "x", "HUB": "other", "PATH": "/bin"}) == Settings()
+    assert Settings.from_env({"CODESTREAM_SECRETS": "x", "HUB": "other", "PATH": "/bin"}) == Settings()
+
+
+def test_every_variable_is_tested_here() -> None:
+    assert sorted(v[0] for v in VARIABLES) == sorted(environment_variables())
+
+
+def test_the_readme_and_the_functions_example_document_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = json.loads((ROOT / "local.settings.json.example").read_text(encoding="utf-8"))
+    for variable in environment_variables():
+        assert f"`{variable}`" in readme, f"README.md's configuration table lacks {variable}"
+        assert variable in example["_explained"], f"local.settings.json.example does not explain {variable}"
+
+
+def test_origins_are_a_comma_separated_list_without_trailing_slashes() -> None:
+    raw = " https://site.example, https://other.example:8443/ ,,http://[::1]:3000,*"
+    origins = Settings.from_env({"CODESTREAM_ALLOWED_ORIGINS": raw}).allowed_origins
+    assert origins == ("https://site.example", "https://other.example:8443", "http://[::1]:3000", "*")
+
+
+@pytest.mark.parametrize("bad", ["site.example", "https://site.example/app", "ftp://site.example", "https://a b"])
+def test_origins_that_are_not_origins_are_refused(bad: str) -> None:
+    with pytest.raises(SettingsError, match=f"CODESTREAM_ALLOWED_ORIGINS: '{bad}' is not a web origin"):
+        Settings.from_env({"CODESTREAM_ALLOWED_ORIGINS": f"https://fine.example,{bad}"})
+
+
+def test_a_short_secret_is_refused_and_no_secret_is_shown() -> None:
+    with pytest.raises(SettingsError, match="CODESTREAM_SECRET must be at least 32 bytes long"):
+        Settings.from_env({"CODESTREAM_SECRET": "x" * 31})
+    s = Settings.from_env({"CODESTREAM_SECRET": SECRET, "CODESTREAM_REDIS_URL": "redis://:pw@127.0.0.1"})
+    assert SECRET not in repr(s) and "pw" not in repr(s)
+
+
+def test_client_limits_are_the_ones_negotiate_sends() -> None:
+    s = Settings(max_selections=7, gap_timeout_seconds=0.25)
+    limits = s.client_limits()
+    assert limits["max_selections"] == 7 and limits["gap_timeout_seconds"] == 0.25
+    assert set(limits) == {
+        "max_message_bytes",
+        "max_document_units",
+        "max_events_per_delta",
+        "max_changes_per_event",
+        "max_selections",
+        "messages_per_second",
+        "gap_timeout_seconds",
+    }
 
 
 def test_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
