@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.server import RunningServer, start_server
+from tests.support.stats import STATS
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +14,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("data"))
     yield running
     assert running.stop() == 0, running.output()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if STATS:
+        terminalreporter.section("codestream hardening figures")
+        for name in sorted(STATS):
+            terminalreporter.write_line(f"{name}: {STATS[name]}")

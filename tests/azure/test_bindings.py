@@ -8,8 +8,7 @@ import pytest
 
 import function_app
 from shared.settings import DEFAULT_HUB, Settings
-
-from .harness import bindings, functions
+from tests.support.azure_host import bindings, functions
 
 HUB = Settings.from_env().hub or DEFAULT_HUB
 CONNECTION = "WebPubSubForSocketIOConnectionString"

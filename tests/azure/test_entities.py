@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 from shared.capabilities import new_room_id
-
-from .harness import functions
+from tests.support.azure_host import functions
 
 
 def run(entity: str, key: str, state: Any, *operations: tuple[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,7 @@ import pytest
 
 import function_app
 from shared.capabilities import new_room_id, writer_key
-
-from .harness import DurableExtension, FakeOut, SocketIOService, functions
+from tests.support.azure_host import DurableExtension, FakeOut, SocketIOService, functions
 
 PATH = "/clients/socketio/hubs/" + function_app.HUB
 

@@ -13,8 +13,9 @@ import jwt
 import pytest
 import socketio
 
-from tests.e2e.test_stream import new_viewer, new_writer, type_text
-from tests.support.clients import Client, negotiate
+from tests.support.clients import Client
+from tests.support.flows import new_viewer, new_writer, type_text
+from tests.support.negotiate import negotiate
 from tests.support.server import ROOT, RunningServer, start_server
 
 

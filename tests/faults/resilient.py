@@ -16,11 +16,11 @@ import contextlib
 import time
 from typing import Any
 
-import aiohttp
 import socketio
 
 from shared.document import Change, Document, utf16_length
-from tests.support.clients import Viewer, Writer, monaco_event, negotiate
+from tests.support.clients import Viewer, Writer, monaco_event
+from tests.support.negotiate import negotiate
 
 BACKOFF = 0.1
 STUCK_SECONDS = 0.5  # the web viewer asks for sync when a gap lasts about this long
@@ -84,17 +84,11 @@ class Session(abc.ABC):
 
     async def _negotiate(self) -> dict[str, Any]:
         query = {k: v for k, v in (("room_id", self.room_id), ("writer_key", self.key)) if v}
-        while True:
-            try:
-                status, grant = await negotiate(self.url, **query)
-            except aiohttp.ClientError:
-                status, grant = 0, {}
-            if status == 200:
-                self.room_id = grant["room_id"]
-                self.key = grant.get("writer_key", self.key)
-                return grant
-            assert status in (0, 404, 429) or status >= 500, (status, grant)
-            await asyncio.sleep(BACKOFF)
+        status, grant = await negotiate(self.url, retry=BACKOFF, **query)
+        assert status == 200, (status, grant)
+        self.room_id = grant["room_id"]
+        self.key = grant.get("writer_key", self.key)
+        return grant
 
     async def _serve(self, client: Writer | Viewer, grant: dict[str, Any]) -> None:
         """Join, then stay until the connection ends."""

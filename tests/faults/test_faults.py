@@ -11,9 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.faults.resilient import ViewerSession, WriterSession, converged
-from tests.fuzz.stats import STATS
-from tests.support.clients import Viewer, Writer, monaco_event, negotiate
+from tests.support.clients import Viewer, Writer, monaco_event
+from tests.support.negotiate import negotiate
 from tests.support.server import RunningServer, start_server
+from tests.support.stats import STATS
 
 
 def _fault(name: str, count: int = 1) -> None:

@@ -1,4 +1,4 @@
-"""A self-hosted server for the fuzzers, and the run's figures at the end.
+"""A self-hosted server for the fuzzers, and a check that the run tried enough cases.
 
 The server's rate limit is lifted (the fuzzers send thousands of messages a second on one
 socket; the limit has its own tests in tests/limits) and its secret is known, so that the
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fuzz.stats import STATS
 from tests.support.server import RunningServer, start_server
+from tests.support.stats import STATS
 
 SECRET = "fuzz-secret-" + "0123456789abcdef" * 3
 # How many generated cases a run tries, split across the fuzz tests; `make fuzz` raises it.
@@ -37,13 +37,6 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
     STATS["server crashes"] += int(crashed)
     assert not crashed, running.output()[-5000:]
     assert running.stop() == 0, running.output()[-5000:]
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if STATS:
-        terminalreporter.section("codestream hardening figures")
-        for name in sorted(STATS):
-            terminalreporter.write_line(f"{name}: {STATS[name]}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

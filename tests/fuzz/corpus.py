@@ -25,14 +25,15 @@ from hypothesis import strategies as st
 from shared.handlers import Caller, Handlers
 from shared.settings import Settings
 from shared.store import MemoryRoomStore
-from tests.e2e.test_refusals import CASES as FIXED_CASES
-from tests.e2e.test_refusals import OTHER_ROOM, fill
 from tests.support.clients import monaco_event
+from tests.support.inline_core import run_now
+from tests.support.refusals import CASES as FIXED_CASES
+from tests.support.refusals import OTHER_ROOM, fill
 
 EVENTS = ("joinRoom", "sendToRoom")
 HUGE = "x" * (1024 * 1024 + 16)
 BASE_TEXT = "héllo 😀 wörld\r\nline two\n"
-BASE_VERSION = 1  # as in tests/e2e, whose refusal corpus expects version 1
+BASE_VERSION = 1  # as the refusal corpus (tests/support/refusals.py) expects
 
 
 # Past twice the message limit the transport closes the connection before any parsing
@@ -50,21 +51,11 @@ def roundtrip(payload: Any) -> Any:
 
 
 def fixed_cases(room_id: str, key: str) -> list[tuple[str, Any, str]]:
-    """tests/e2e's refusal corpus with the room's id and key filled in: (event, payload, code)."""
+    """The refusal corpus (tests/support/refusals.py) with the room's id and key filled in: (event, payload, code)."""
     return [(event, fill(payload, room_id, key), code) for event, payload, code in FIXED_CASES]
 
 
 # --- the oracle ------------------------------------------------------------------------
-
-
-def run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a core coroutine that never really waits (MemoryRoomStore): no event loop needed."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise RuntimeError("the core awaited something real")
 
 
 @dataclass

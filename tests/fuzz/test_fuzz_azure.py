@@ -1,6 +1,6 @@
 """The same payload corpus through the Azure adapter's function entry points.
 
-The functions run as Azure would call them (tests/azure/harness.py: a simulated Socket.IO
+The functions run as Azure would call them (tests/support/azure_host.py: a simulated Socket.IO
 service and Durable extension). Every payload the adapter must refuse at once (the checks
 `relay_write` and `joinRoom` make before any entity is touched) must come back as an `error`
 naming its event, and must cause no entity operation: nothing queued, no batch run, the room
@@ -29,8 +29,6 @@ from shared.handlers import Caller, Handlers
 from shared.limits import RateLimiter
 from shared.settings import Settings
 from shared.store import MemoryRoomStore
-from tests.azure.fixtures import durable, secret, service  # noqa: F401
-from tests.azure.harness import DurableExtension, Socket, SocketIOService
 from tests.fuzz.conftest import BUDGET
 from tests.fuzz.corpus import (
     BASE_TEXT,
@@ -40,10 +38,12 @@ from tests.fuzz.corpus import (
     events,
     fixed_cases,
     roundtrip,
-    run_now,
     too_big_for_the_transport,
 )
-from tests.fuzz.stats import STATS
+from tests.support.azure_fixtures import durable, secret, service  # noqa: F401
+from tests.support.azure_host import DurableExtension, Socket, SocketIOService
+from tests.support.inline_core import run_now
+from tests.support.stats import STATS
 
 SHARE = 0.15
 

@@ -31,12 +31,13 @@ from tests.fuzz.corpus import (
     events,
     fixed_cases,
     roundtrip,
-    run_now,
     too_big_for_the_transport,
 )
-from tests.fuzz.stats import STATS
-from tests.fuzz.wire import Message, Wire, kind, negotiate_sync
+from tests.support.inline_core import run_now
+from tests.support.negotiate import negotiate_sync
 from tests.support.server import RunningServer
+from tests.support.stats import STATS
+from tests.support.wire import Message, Wire, kind
 
 SHARES = {"writer": 0.45, "viewer": 0.3, "fresh": 0.25}
 
@@ -150,7 +151,7 @@ def fuzz_settings(share: float) -> settings:
 
 
 def test_fixed_corpus_is_refused_with_its_codes(room: FuzzRoom) -> None:
-    """tests/e2e's hand-written refusals: expected codes from the corpus, not the oracle."""
+    """The hand-written refusals (tests/support/refusals.py): expected codes from the corpus, not the oracle."""
     for event, payload, code in fixed_cases(room.facts.room_id, room.facts.key):
         who = "writer" if event == "sendToRoom" else "fresh"
         assert room.run(who, event, payload, expected=code), (event, payload)

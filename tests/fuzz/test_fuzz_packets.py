@@ -25,10 +25,12 @@ from shared.capabilities import verify_token
 from shared.handlers import Caller
 from shared.settings import Settings
 from tests.fuzz.conftest import BUDGET, SECRET
-from tests.fuzz.corpus import JSON, Shadow, run_now
-from tests.fuzz.stats import STATS
-from tests.fuzz.wire import Message, Wire, kind, negotiate_sync
+from tests.fuzz.corpus import JSON, Shadow
+from tests.support.inline_core import run_now
+from tests.support.negotiate import negotiate_sync
 from tests.support.server import RunningServer
+from tests.support.stats import STATS
+from tests.support.wire import Message, Wire, kind
 
 BASE = {"type": "full", "version": 1, "content": "packets 😀\n", "language": "python"}
 SHARE = 0.2  # of the fuzz budget; the rest goes to tests/fuzz/test_fuzz_events.py

@@ -14,10 +14,11 @@ import jwt
 import pytest
 import socketio
 
-from tests.e2e.test_stream import new_viewer, new_writer, type_text
-from tests.fuzz.wire import Wire, negotiate_sync
-from tests.support.clients import Client, negotiate
+from tests.support.clients import Client
+from tests.support.flows import new_viewer, new_writer, type_text
+from tests.support.negotiate import negotiate, negotiate_sync
 from tests.support.server import ROOT, RunningServer, start_server
+from tests.support.wire import Wire
 
 ALLOWED = "https://editor.example.org"
 FOREIGN = "https://evil.example.com"

@@ -1,14 +1,21 @@
-// Calls functions of one browser module for a Python test: `node call_driver.mjs MODULE` reads
-// [[name, [args...]], ...] as JSON on stdin and prints the results as a JSON array.
+// Calls a module's exports for a mirror test: node call_driver.mjs MODULE_PATH < calls.
+// Each stdin line is [name] (read the export) or [name, [args...]] (call it with those args);
+// each stdout line is {"value": ...} or {"error": {"name": ..., "message": ...}}, in order.
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const module = await import(pathToFileURL(resolve(process.argv[2])).href);
-const calls = JSON.parse(readFileSync(0, 'utf8'));
-const results = calls.map(([name, args]) => {
-  if (typeof module[name] !== 'function') throw new Error(`${process.argv[2]} exports no function ${name}`);
-  const value = module[name](...args);
-  return value === undefined ? null : value;
-});
-process.stdout.write(JSON.stringify(results));
+
+function run([name, args]) {
+  if (!(name in module)) return { error: { name: 'LookupError', message: `no export named ${name}` } };
+  if (args === undefined) return { value: module[name] ?? null };
+  try {
+    return { value: module[name](...args) ?? null };
+  } catch (error) {
+    return { error: { name: error.name, message: error.message } };
+  }
+}
+
+const lines = readFileSync(0, 'utf8').split('\n').filter((line) => line.trim());
+process.stdout.write(lines.map((line) => JSON.stringify(run(JSON.parse(line))) + '\n').join(''));

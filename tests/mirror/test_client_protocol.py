@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +12,8 @@ from shared import protocol
 from shared.capabilities import new_room_id
 from shared.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-DRIVER = Path(__file__).with_name("call_driver.mjs")
-MODULE = ROOT / "static_site" / "src" / "protocol.js"
+from .node import node_calls
+
 KEY = "K" * 42 + "A"  # the shape of a writer key
 UNICODE = ["", "x", "def f():\n\treturn 1\r\n", "é😀\u200d", "a" * 300]
 
@@ -37,14 +32,10 @@ BUILDERS: dict[str, Callable[..., Any]] = {
 
 
 def call_js(calls: list[tuple[str, list[Any]]]) -> list[Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("no `node` on PATH: Node.js builds and checks the web client (see README)")
-    result = subprocess.run(
-        [node, str(DRIVER), str(MODULE)], input=json.dumps(calls), capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    results = node_calls("protocol.js", list(calls))
+    for (name, args), result in zip(calls, results, strict=True):
+        assert "error" not in result, (name, args, result)
+    return [result["value"] for result in results]
 
 
 def stream_messages(rng: random.Random) -> list[dict[str, Any]]:

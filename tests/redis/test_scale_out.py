@@ -5,8 +5,9 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
-from tests.e2e.test_stream import new_viewer, new_writer, type_text
-from tests.support.clients import Viewer, Writer, monaco_event, negotiate
+from tests.support.clients import Viewer, Writer, monaco_event
+from tests.support.flows import new_viewer, new_writer, type_text
+from tests.support.negotiate import negotiate
 from tests.support.server import RunningServer
 
 StartNode = Callable[[], RunningServer]

@@ -1,3 +1,3 @@
-from tests.azure.fixtures import durable, secret, service
+from tests.support.azure_fixtures import durable, secret, service
 
 __all__ = ["durable", "secret", "service"]

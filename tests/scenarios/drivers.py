@@ -5,7 +5,7 @@ scenarios then use the clients alone (join, edit, emit, wait for messages).
 
 - `SelfhostDriver`: a real `python -m selfhost` and real python-socketio clients.
 - `AzureDriver`: `function_app` behind the simulated Socket.IO service and Durable
-  extension of `tests/azure/harness.py`; each client's socket is swapped for one that
+  extension of `tests/support/azure_host.py`; each client's socket is swapped for one that
   goes through the service, so the same Writer/Viewer code runs unchanged.
 """
 
@@ -16,8 +16,9 @@ import json
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from tests.azure.harness import SocketIOService
-from tests.support.clients import Client, negotiate
+from tests.support.azure_host import SocketIOService
+from tests.support.clients import Client
+from tests.support.negotiate import negotiate
 
 C = TypeVar("C", bound=Client)
 

@@ -6,17 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import socketio
 
 from shared.document import Change, Document
 from shared.versions import Outcome, VersionTracker
-
-
-async def negotiate(base_url: str, **query: str) -> tuple[int, dict[str, Any]]:
-    """GET /api/negotiate with `query`; the status and the JSON body."""
-    async with aiohttp.ClientSession() as session, session.get(f"{base_url}/api/negotiate", params=query) as response:
-        return response.status, await response.json()
 
 
 def monaco_event(*changes: tuple[int, int, str], eol: str = "\n") -> dict[str, Any]:
@@ -188,4 +181,4 @@ class Writer(Client):
         return self.document.text()
 
 
-__all__ = ["Client", "Outcome", "Viewer", "Writer", "monaco_event", "negotiate"]
+__all__ = ["Client", "Outcome", "Viewer", "Writer", "monaco_event"]

@@ -11,7 +11,6 @@ import json
 import queue
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -20,13 +19,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 Message = dict[str, Any]
-
-
-def negotiate_sync(base_url: str, **query: str) -> dict[str, Any]:
-    """GET /api/negotiate (blocking); the grant, or an AssertionError with the status."""
-    url = f"{base_url}/api/negotiate" + ("?" + "&".join(f"{k}={quote(v)}" for k, v in query.items()) if query else "")
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def socket_url(base_url: str, path: str, token: str | None) -> str:

@@ -8,8 +8,7 @@ import pytest
 
 import function_app
 from shared.capabilities import new_secret
-
-from .harness import DurableExtension, SocketIOService
+from tests.support.azure_host import DurableExtension, SocketIOService
 
 
 @pytest.fixture

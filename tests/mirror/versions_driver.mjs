@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { VersionTracker } from '../../static_site/src/versions.js';
 
-const REFUSED = 'd3'; // as in test_client_versions.py
+const REFUSED = 'd3'; // as in test_versions_mirror.py
 
 const cases = JSON.parse(readFileSync(0, 'utf8'));
 const results = cases.map(({ ops, refuse }) => {

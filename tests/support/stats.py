@@ -1,4 +1,4 @@
-"""Counts every fuzz and fault test adds to, printed at the end of the run (see conftest)."""
+"""Counts every fuzz and fault test adds to, printed at the end of the run (tests/conftest.py)."""
 
 from __future__ import annotations
 

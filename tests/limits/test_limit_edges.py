@@ -18,9 +18,10 @@ from shared.handlers import Caller, Handlers
 from shared.protocol import Full, parse_stream_message, payload_size
 from shared.settings import Settings
 from shared.store import MemoryRoomStore
-from tests.e2e.test_stream import new_viewer, new_writer, type_text
-from tests.fuzz.corpus import run_now
-from tests.support.clients import Client, monaco_event, negotiate
+from tests.support.clients import Client, monaco_event
+from tests.support.flows import new_viewer, new_writer, type_text
+from tests.support.inline_core import run_now
+from tests.support.negotiate import negotiate
 from tests.support.server import RunningServer, start_server
 
 MESSAGE_BYTES = 4096
