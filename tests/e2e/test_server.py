@@ -36,7 +36,7 @@ def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2
-    assert "CODESTREAM_MAX_MESSAGE_BYTES: 'lots' is not a number" in result.stderr
+    assert "CODESTREAM_MAX_MESSAGE_BYTES: 'lots' is not a whole number" in result.stderr
 
 
 @pytest.mark.parametrize("route", ["/api/negotiate", "/negotiate", "/register"])

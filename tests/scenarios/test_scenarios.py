@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from shared.settings import Settings
 from tests.support.clients import Client, Viewer, Writer, monaco_event
 
 from .drivers import AzureDriver, Driver, SelfhostDriver
@@ -136,7 +137,17 @@ async def test_bad_input_gets_an_error(driver: Driver) -> None:
 
 async def test_negotiate_answers(driver: Driver) -> None:
     status, grant = await driver.negotiate()
-    assert status == 200 and set(grant) == {"room_id", "role", "writer_key", "endpoint", "path", "token", "url"}
+    assert status == 200 and set(grant) == {
+        "room_id",
+        "role",
+        "writer_key",
+        "endpoint",
+        "path",
+        "token",
+        "url",
+        "limits",
+    }
+    assert grant["limits"] == Settings().client_limits()  # both hosts tell the browser the server's limits
     assert grant["path"].endswith("/clients/socketio/hubs/codestream")
     assert grant["url"].startswith(grant["endpoint"] + "?access_token=")
     status, body = await driver.negotiate(room_id=grant["room_id"], writer_key=grant["writer_key"])
