@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -176,7 +175,6 @@ def Room(context: df.DurableEntityContext) -> None:
             context.operation_name,
             context.get_input(expected_type=dict),
             settings(),
-            time.time(),
         ),
     )
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import azure.durable_functions as df
-
-from shared.room_operations import SOCKET_ENTITY
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
@@ -27,14 +24,6 @@ class EntityStore(Protocol):
     async def signal(self, name: str, key: str, operation: str, value: dict[str, Any]) -> None:
         """Queue `operation` for the entity; it runs later, one operation at a time."""
         ...
-
-
-@dataclass(frozen=True)
-class Signal:
-    name: str
-    key: str
-    operation: str
-    value: dict[str, Any]
 
 
 class DurableEntities:
@@ -62,7 +51,3 @@ def socket_key(socket_id: str) -> str:
     if _SAFE_KEY.fullmatch(socket_id):
         return socket_id
     return "b64." + base64.urlsafe_b64encode(socket_id.encode("utf-8")).rstrip(b"=").decode("ascii")
-
-
-def socket_signal(socket_id: str, operation: str, value: dict[str, Any]) -> Signal:
-    return Signal(SOCKET_ENTITY, socket_key(socket_id), operation, value)

@@ -17,6 +17,7 @@ import uvicorn
 
 from shared.capabilities import CapabilityError
 from shared.settings import Settings, SettingsError, env_name
+from shared.store import MemoryRoomStore
 
 from .app import Server
 from .redact import redact_logs
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, CapabilityError, OSError) as error:
         print(f"codestream: {error}", file=sys.stderr)
         return 2
-    shared: dict[str, Any] = {}
+    shared: dict[str, Any] = {"store": MemoryRoomStore(settings)}
     if settings.redis_url:
         try:
             check_reachable(settings.redis_url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,11 +27,11 @@ from starlette.staticfiles import StaticFiles
 
 from shared import protocol
 from shared.capabilities import CapabilityError, Claims, issue_token, verify_token
-from shared.handlers import Caller, Handlers, internal_error
+from shared.handlers import Caller, Handlers, Throttles, internal_error
 from shared.negotiate import HTTP_STATUS, error_body, negotiate, negotiate_body
 from shared.protocol import ProtocolError, error_message
 from shared.settings import Settings
-from shared.store import MemoryRoomStore, RoomStore
+from shared.store import RoomStore
 
 from .fanout import FanoutManager
 from .headers import SecurityHeaders
@@ -58,12 +58,14 @@ class Server:
 
     settings: Settings
     secret: bytes
-    store: RoomStore = field(default_factory=MemoryRoomStore)
+    store: RoomStore
     static_dir: Path = STATIC_DIR
     client_manager: Any = None  # socketio.AsyncRedisManager when several processes share rooms
 
     def __post_init__(self) -> None:
-        self.handlers = Handlers(self.settings, self.secret, self.store)
+        self.handlers = Handlers(
+            self.settings, self.secret, self.store, Throttles.for_settings(self.settings, time.time)
+        )
         self.sio = CheckedSocketServer(
             async_mode="asgi",
             client_manager=self.client_manager or FanoutManager(),
@@ -98,7 +100,7 @@ class Server:
     async def negotiate(self, request: Request) -> Response:
         query = {key: values[-1] for key, values in parse_qs(request.url.query).items()}
         try:
-            grant = await negotiate(query, self.secret, self.store, self.handlers.new_room, self.settings.max_rooms)
+            grant = await negotiate(query, self.secret, self.store, time.time(), self.settings.max_rooms)
         except ProtocolError as error:
             return JSONResponse(error_body(error), status_code=HTTP_STATUS[error.code])
         endpoint = f"{request.url.scheme}://{request.url.netloc}"

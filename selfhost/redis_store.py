@@ -9,8 +9,8 @@ Layout (all keys under `codestream:`):
 - `node:<node>:sockets`, `nodes`  what each process holds, so a live one can end the
                    sockets of a process that died (their `disconnected` never came)
 
-`update` takes the room's lock, reads, runs `change`, and writes the room back in the
-same script that releases the lock, only if the lock is still ours. Two round trips per
+`apply` takes the room's lock, reads, runs the operation (shared/room_operations.py), and
+writes the room back in the same script that releases the lock, only if the lock is still ours. Two round trips per
 keystroke; a per-process asyncio lock keeps this process's own callers from spinning.
 """
 
@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 
 from shared.room import Room
 from shared.room_codec import room_from_dict, room_to_dict
+from shared.room_operations import Operation, Result, apply
 from shared.settings import Settings
 
 from .fanout import FanoutRedisManager
@@ -42,6 +43,7 @@ HEARTBEAT_SECONDS = 1.0
 NODE_TTL_MS = 5000  # a process missing this many ms of heartbeats is taken for dead
 
 # Write the room (or delete it, when ARGV[2] is empty) and release the lock, if still ours.
+# KEYS: the lock, the room, the set of rooms; ARGV: the lock's token, the room's JSON, its id.
 _SAVE_AND_UNLOCK = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then
@@ -49,6 +51,7 @@ if ARGV[2] == '' then
   redis.call('SREM', KEYS[3], ARGV[3])
 elseif ARGV[2] ~= '-' then
   redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SADD', KEYS[3], ARGV[3])
 end
 redis.call('DEL', KEYS[1])
 return 1
@@ -76,28 +79,20 @@ class RedisRoomStore:
 
     # --- rooms ---
 
-    async def create(self, room: Room) -> bool:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(_room(room.room_id), _encode(room), nx=True)
-            pipe.sadd(PREFIX + "rooms", room.room_id)
-            created, _ = await pipe.execute()
-        return bool(created)
-
     async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
         raw = await self.redis.get(_room(room_id))
         return None if raw is None else view(self._decode(raw))
 
-    async def update(self, room_id: str, change: Callable[[Room], T]) -> T | None:
+    async def apply(self, room_id: str, operation: Operation) -> Result:
         async with self._locks[hash(room_id) % len(self._locks)]:
             token, raw = await self._lock(room_id)
-            if raw is None:
-                await self._unlock(room_id, token, _KEEP)
-                return None
-            room = self._decode(raw)
             try:
-                return change(room)
-            finally:  # kept also when `change` raised: the protocol's rule
-                await self._unlock(room_id, token, _encode(room))
+                room, result = apply(None if raw is None else self._decode(raw), room_id, operation, self.settings)
+            except BaseException:
+                await self._unlock(room_id, token, _KEEP)
+                raise
+            await self._unlock(room_id, token, "" if room is None else _encode(room))
+            return result
 
     async def count(self) -> int:
         return int(await self.redis.scard(PREFIX + "rooms"))

@@ -6,14 +6,13 @@ Azure: the service's negotiation) and answers with `negotiate_body`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from .capabilities import is_room_id, is_writer_key, is_writer_key_shape, new_room_id, new_user_id, writer_key
 from .protocol import ErrorCode, ProtocolError, Role
-from .room import Room
 from .settings import Settings
 from .store import RoomStore, create_within_limit
 
@@ -39,7 +38,7 @@ async def negotiate(
     query: Mapping[str, str],
     secret: bytes,
     store: RoomStore,
-    new_room: Callable[[str], Room],
+    now: float,
     max_rooms: int | None = None,
 ) -> Grant:
     """Decide the caller's room and role from the query string; raises ProtocolError."""
@@ -47,16 +46,16 @@ async def negotiate(
     if room_id is None:
         if key is not None:
             raise ProtocolError("bad_request", "writer_key needs the room_id it belongs to")
-        room = new_room(new_room_id())
-        await create_within_limit(store, room, max_rooms)
-        return Grant(room.room_id, "writer", new_user_id(), writer_key(secret, room.room_id))
+        room_id = new_room_id()
+        await create_within_limit(store, room_id, now, max_rooms)
+        return Grant(room_id, "writer", new_user_id(), writer_key(secret, room_id))
     if not is_room_id(room_id):
         raise ProtocolError("bad_request", "room_id is not a codestream room id (22 base64url characters)")
     if key is not None:
         if not is_writer_key_shape(key) or not is_writer_key(secret, room_id, key):
             raise ProtocolError("unauthorized", "writer_key does not belong to this room")
         if await store.read(room_id, lambda room: True) is None:  # a room this server forgot
-            await create_within_limit(store, new_room(room_id), max_rooms)
+            await create_within_limit(store, room_id, now, max_rooms)
         return Grant(room_id, "writer", new_user_id(), key)
     if await store.read(room_id, lambda room: True) is None:
         raise ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")

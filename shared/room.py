@@ -16,7 +16,7 @@ from .versions import Outcome, VersionTracker
 class Received:
     """What the room made of a writer's message."""
 
-    outcome: Outcome
+    outcome: Outcome | None  # None: queued by a store that applies it later (the Azure entities)
     ask_writer_for_sync: bool = False  # the room cannot catch up by itself
 
 

@@ -1,20 +1,22 @@
-"""The operations a room's store of record runs on its saved state, one at a time.
+"""The named operations on a room: the only ways a stored room changes, on every host.
 
-On Azure a Durable Entity per room runs these (`Room`), and one per socket remembers the
-room it joined (`Socket`), so that `disconnected`, which carries only a socket id, can
-update presence. Each operation takes the saved state (JSON data, None before the first
-operation) and returns the new state (None: the entity is deleted). The rules are
-`Room`'s own; this module only (de)serialises around them.
+A handler decides which operation an event means; a store runs it with `apply`, the one
+function every store uses (the in-memory store, Redis, and on Azure the `Room` entity,
+which gets the operation as JSON through `encode` / `decode`). Each operation carries its
+time (`at`, wall-clock seconds), so running it later, elsewhere, gives the same room.
+
+On Azure a `Socket` entity per socket also remembers the room it joined, so that
+`disconnected`, which carries only a socket id, can update presence (`socket_operation`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from .protocol import ProtocolError, SyncRequest, parse_stream_message
-from .room import Room, new_room
+from .protocol import ProtocolError, Role, WriterMessage, parse_stream_message
+from .room import Received, Room, new_room
 from .room_codec import room_from_dict, room_to_dict
 from .settings import Settings
 
@@ -27,23 +29,179 @@ State = dict[str, Any] | None
 
 
 class OperationError(ValueError):
-    """An operation this store does not know, or an input of the wrong shape."""
+    """An operation this code does not know, or an input of the wrong shape."""
 
 
-def room_operation(room_id: str, state: State, operation: str, value: Any, settings: Settings, now: float) -> State:
-    """Run `operation` on the room saved as `state`; the state to save."""
-    handler = _ROOM_OPERATIONS.get(operation)
-    if handler is None:
-        raise OperationError(f"unknown room operation {operation!r}")
+# --- the operations ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Make the room if it does not exist; `apply` answers whether it did."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """A socket enters as writer (the newest writer wins) or viewer (within the room's limit).
+
+    A writer's join makes a room the store forgot; a viewer's does not.
+    """
+
+    socket_id: str
+    role: Role
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    socket_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Receive:
+    """A writer's message, already checked (`Handlers.check_send`); makes a forgotten room."""
+
+    message: WriterMessage
+    at: float
+
+
+Operation = Create | Join | Leave | Receive
+
+
+# --- what they answer ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    changed: bool  # the room's presence changed
+    version: int | None
+    full: dict[str, Any] | None  # the room's text, when the joiner should get it
+    cursor: Any
+    presence: dict[str, Any]
+    ask_writer: bool  # the room cannot give a viewer its text: the writer must
+    replaced: list[str]  # writer sockets the joiner took over from
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The room refused the operation and is otherwise as it was (a refused delta resets
+    what the room held back, so that the writer's next full starts clean)."""
+
+    error: ProtocolError
+
+
+Result = bool | Joined | dict[str, Any] | Received | Refused | None
+
+
+def apply(room: Room | None, room_id: str, operation: Operation, settings: Settings) -> tuple[Room | None, Result]:
+    """Run `operation` on `room` (None: no such room); the room to keep and the answer.
+
+    Answers: Create, whether it made the room; Join, `Joined` (None: no such room);
+    Leave, the new presence (None: the socket was not in it); Receive, `Received`.
+    Join and Receive answer `Refused` when the room will not take them.
+    """
+    if isinstance(operation, Create):
+        if room is not None:
+            return room, False
+        return new_room(room_id, settings, operation.at), True
+    if isinstance(operation, Join):
+        if room is None and operation.role == "writer":
+            room = new_room(room_id, settings, operation.at)
+        return room, None if room is None else _join(room, operation, settings)
+    if isinstance(operation, Leave):
+        if room is None or not room.remove(operation.socket_id):
+            return room, None
+        room.last_active = operation.at
+        return room, room.presence()
+    if room is None:
+        room = new_room(room_id, settings, operation.at)
+    try:
+        return room, room.receive(operation.message, operation.at)
+    except ProtocolError as error:
+        return room, Refused(error)
+
+
+def _join(room: Room, join: Join, settings: Settings) -> Joined | Refused:
+    sid, limit = join.socket_id, settings.max_viewers_per_room
+    if join.role == "viewer" and sid not in room.viewers and len(room.viewers) >= limit:
+        return Refused(ProtocolError("too_large", f"this room is full: {limit} viewers at most"))
+    replaced = room.take_over(sid) if join.role == "writer" else []
+    changed = room.add(sid, join.role) or bool(replaced)
+    room.last_active = join.at
+    answerable = room.can_answer_sync()
+    give_text = answerable if join.role == "viewer" else room.tracker.has_base()
+    return Joined(
+        changed,
+        room.tracker.version,
+        room.as_full() if give_text else None,
+        room.cursor if join.role == "viewer" else None,
+        room.presence(),
+        join.role == "viewer" and not answerable,
+        replaced,
+    )
+
+
+# --- as JSON, for stores that keep rooms elsewhere (the Room entity) -------------------
+
+
+def encode(operation: Operation) -> tuple[str, dict[str, Any]]:
+    """The operation's name and JSON input."""
+    if isinstance(operation, Create):
+        return "create", {"at": operation.at}
+    if isinstance(operation, Join):
+        return "join", {"socket_id": operation.socket_id, "role": operation.role, "at": operation.at}
+    if isinstance(operation, Leave):
+        return "leave", {"socket_id": operation.socket_id, "at": operation.at}
+    return "receive", {"data": dict(operation.message.raw), "at": operation.at}
+
+
+def decode(name: str, value: Any, settings: Settings) -> Operation:
+    """The operation `encode` gave `name` and `value`; OperationError for anything else."""
+    if not isinstance(value, dict):
+        raise OperationError("an operation's input must be a JSON object")
+    at = value.get("at")
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        raise OperationError(f"{name} needs its time, 'at'")
+    if name == "create":
+        return Create(at)
+    if name in ("join", "leave"):
+        socket_id = value.get("socket_id")
+        if not isinstance(socket_id, str):
+            raise OperationError(f"{name} needs a socket_id")
+        if name == "leave":
+            return Leave(socket_id, at)
+        role = value.get("role")
+        if role not in ("writer", "viewer"):
+            raise OperationError("join needs a role, writer or viewer")
+        return Join(socket_id, role, at)
+    if name == "receive":
+        try:
+            message = parse_stream_message(value.get("data"), settings)
+        except ProtocolError as error:
+            raise OperationError(f"receive needs a stream message: {error.message}") from None
+        if not isinstance(message, WriterMessage):  # a sync request changes no room
+            raise OperationError("receive needs a writer's message, not a sync request")
+        return Receive(message, at)
+    raise OperationError(f"unknown room operation {name!r}")
+
+
+def room_operation(room_id: str, state: State, name: str, value: Any, settings: Settings) -> State:
+    """The `Room` entity's step: the saved state after the operation (None: no room)."""
+    operation = decode(name, value, settings)
     room = None if state is None else room_from_dict(state, settings)
-    room = handler(room, room_id, _object(value), settings, now)
+    room, result = apply(room, room_id, operation, settings)
+    if isinstance(result, Refused):
+        log.info("room %s refused %s: %s", room_id, name, result.error.message)
     return None if room is None else room_to_dict(room)
 
 
 def socket_operation(state: State, operation: str, value: Any) -> State:
     """`bind` remembers the socket's room; `unbind` forgets the socket."""
     if operation == "bind":
-        room_id = _object(value).get("room_id")
+        room_id = value.get("room_id") if isinstance(value, dict) else None
         if not isinstance(room_id, str):
             raise OperationError("bind needs a room_id")
         return {"room_id": room_id}
@@ -55,66 +213,3 @@ def socket_operation(state: State, operation: str, value: Any) -> State:
 def socket_room(state: Any) -> str | None:
     room_id = state.get("room_id") if isinstance(state, dict) else None
     return room_id if isinstance(room_id, str) else None
-
-
-# --- room operations -----------------------------------------------------------------
-
-RoomOperation = Callable[[Room | None, str, Mapping[str, Any], Settings, float], Room | None]
-
-
-def _create(room: Room | None, room_id: str, value: Mapping[str, Any], settings: Settings, now: float) -> Room:
-    if room is None:
-        room = new_room(room_id, settings, now)
-    return room
-
-
-def _join(room: Room | None, room_id: str, value: Mapping[str, Any], settings: Settings, now: float) -> Room | None:
-    socket_id, role = value.get("socket_id"), value.get("role")
-    if not isinstance(socket_id, str) or role not in ("writer", "viewer"):
-        raise OperationError("join needs a socket_id and a role")
-    if room is None and role == "writer":  # a writer resumes a room the store forgot
-        room = new_room(room_id, settings, now)
-    if room is not None:
-        if role == "writer":
-            room.take_over(socket_id)  # the newest writer wins, as in the core's joinRoom
-        room.add(socket_id, role)
-        room.last_active = now
-    return room
-
-
-def _leave(room: Room | None, room_id: str, value: Mapping[str, Any], settings: Settings, now: float) -> Room | None:
-    socket_id = value.get("socket_id")
-    if not isinstance(socket_id, str):
-        raise OperationError("leave needs a socket_id")
-    if room is not None and room.remove(socket_id):
-        room.last_active = now
-    return room
-
-
-def _receive(room: Room | None, room_id: str, value: Mapping[str, Any], settings: Settings, now: float) -> Room | None:
-    """A writer's message, already checked and relayed by the function that signalled it."""
-    if room is None:
-        room = new_room(room_id, settings, now)
-    try:
-        message = parse_stream_message(value.get("data"), settings)
-        if not isinstance(message, SyncRequest):  # sync requests are answered, never stored
-            room.receive(message, now)
-    except ProtocolError as error:
-        # The room refused it (its text and the writer's differ): the room keeps what it
-        # had and stops trusting held deltas; the next sync or late join asks the writer.
-        log.info("room %s refused a message: %s", room_id, error.message)
-    return room
-
-
-_ROOM_OPERATIONS: dict[str, RoomOperation] = {
-    "create": _create,
-    "join": _join,
-    "leave": _leave,
-    "receive": _receive,
-}
-
-
-def _object(value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise OperationError("an operation's input must be a JSON object")
-    return value

@@ -1,5 +1,7 @@
 """Where rooms live: the interface the handlers use, and its in-memory implementation.
 
+Rooms change only through the named operations of `room_operations`.
+
 A store also remembers which room each socket joined, so that `disconnected` (which
 carries only a socket id) can update the room's presence.
 """
@@ -11,24 +13,21 @@ from typing import Protocol, TypeVar
 
 from .protocol import ProtocolError
 from .room import Room
+from .room_operations import Create, Operation, Result, apply
+from .settings import Settings
 
 T = TypeVar("T")
 
 
 class RoomStore(Protocol):
-    async def create(self, room: Room) -> bool:
-        """Store a new room; False (and nothing changed) if one with its id exists."""
-        ...
-
     async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
         """`view(room)` on the stored room, or None when there is no such room."""
         ...
 
-    async def update(self, room_id: str, change: Callable[[Room], T]) -> T | None:
-        """Run `change(room)` atomically and keep its effect (also when it raises).
-
-        None when there is no such room. `change` must be quick and must not await.
-        """
+    async def apply(self, room_id: str, operation: Operation) -> Result:
+        """Run the operation on the stored room, atomically, with `room_operations.apply`;
+        its answer. A store that only queues operations (the Azure entities) answers a
+        `Receive` with `Received(None)`: applied later, outcome unknown."""
         ...
 
     async def count(self) -> int:
@@ -48,34 +47,33 @@ class RoomStore(Protocol):
         ...
 
 
-async def create_within_limit(store: RoomStore, room: Room, max_rooms: int | None) -> bool:
-    """Create `room` unless the store holds `max_rooms` already (ProtocolError too_large)."""
+async def create_within_limit(store: RoomStore, room_id: str, at: float, max_rooms: int | None) -> bool:
+    """Create the room unless the store holds `max_rooms` already (ProtocolError too_large)."""
     if max_rooms is not None and await store.count() >= max_rooms:
         raise ProtocolError("too_large", f"this server holds {max_rooms} rooms at most; try later")
-    return await store.create(room)
+    return bool(await store.apply(room_id, Create(at)))
 
 
 class MemoryRoomStore:
     """Rooms in this process's memory: the self-hosted default and the tests' store."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.rooms: dict[str, Room] = {}
         self.sockets: dict[str, str] = {}
-
-    async def create(self, room: Room) -> bool:
-        if room.room_id in self.rooms:
-            return False
-        self.rooms[room.room_id] = room
-        return True
 
     async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
         room = self.rooms.get(room_id)
         return None if room is None else view(room)
 
-    async def update(self, room_id: str, change: Callable[[Room], T]) -> T | None:
-        # One event loop and no await inside `change`: nothing else runs meanwhile.
-        room = self.rooms.get(room_id)
-        return None if room is None else change(room)
+    async def apply(self, room_id: str, operation: Operation) -> Result:
+        # One event loop and no await in `apply`: nothing else runs meanwhile.
+        room, result = apply(self.rooms.get(room_id), room_id, operation, self.settings)
+        if room is None:
+            self.rooms.pop(room_id, None)
+        else:
+            self.rooms[room_id] = room
+        return result
 
     async def count(self) -> int:
         return len(self.rooms)

@@ -91,7 +91,7 @@ async def test_viewer_writes_are_refused_and_change_nothing(server: RunningServe
     assert error == {
         "type": "error",
         "code": "unauthorized",
-        "message": "only the room's writer may change it",
+        "message": "only the room's writer may change it (send its writer_key)",
         "event": "sendToRoom",
     }
     # Nothing was relayed or stored: a fresh viewer still sees the writer's text and language.

@@ -16,13 +16,14 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
 
-from shared.handlers import Caller, Handlers
+from shared.handlers import Caller, Handlers, Throttles
 from shared.settings import Settings
 from shared.store import MemoryRoomStore
 from tests.support.clients import monaco_event
@@ -64,11 +65,15 @@ class Shadow:
 
     settings: Settings
     secret: bytes
-    store: MemoryRoomStore = field(default_factory=MemoryRoomStore)
     callers: dict[str, Caller] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.store = MemoryRoomStore(self.settings)
+
     def handlers(self, store: MemoryRoomStore | None = None) -> Handlers:
-        return Handlers(self.settings, self.secret, store or self.store)
+        # Fresh throttles each time: the oracle judges one payload, not a flood.
+        throttles = Throttles.for_settings(self.settings, time.monotonic)
+        return Handlers(self.settings, self.secret, store or self.store, throttles)
 
     def apply(self, who: str, event: str, payload: Any) -> list[dict[str, Any]]:
         """Perform an event for real on the shadow (setting up the room)."""

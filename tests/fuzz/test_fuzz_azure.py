@@ -25,10 +25,8 @@ pytest.importorskip("azure.functions", reason="the Azure Function App's packages
 
 import function_app
 from shared.capabilities import secret_bytes
-from shared.handlers import Caller, Handlers
-from shared.limits import RateLimiter
+from shared.handlers import Caller, Handlers, Throttles
 from shared.settings import Settings
-from shared.store import MemoryRoomStore
 from tests.fuzz.conftest import BUDGET
 from tests.fuzz.corpus import (
     BASE_TEXT,
@@ -42,7 +40,7 @@ from tests.fuzz.corpus import (
 )
 from tests.support.azure_fixtures import durable, secret, service  # noqa: F401
 from tests.support.azure_host import DurableExtension, Socket, SocketIOService
-from tests.support.inline_core import run_now
+from tests.support.inline_core import memory_core, run_now
 from tests.support.stats import STATS
 
 SHARE = 0.15
@@ -61,14 +59,14 @@ class AzureRoom:
     def predict(self, who: str, event: str, payload: Any) -> list[str]:
         sid = self.sockets[who].sid
         store = copy.deepcopy(self.shadow.store)
-        handlers = Handlers(self.shadow.settings, self.shadow.secret, store)
+        handlers = Handlers(self.shadow.settings, self.shadow.secret, store, self.shadow.throttles)
         caller = Caller(sid)  # Azure's custom events carry no claims
         if event == "joinRoom":
             return error_codes(run_now(handlers.join_room(caller, payload)), sid)
-        relay = handlers.relay_write(caller, payload)
-        if relay.sync and relay.room_id is not None:
-            return error_codes(run_now(handlers.answer_sync(caller, relay.room_id)), sid)
-        return error_codes(relay.actions, sid)
+        checked = handlers.check_send(caller, payload)
+        if checked.sync:  # answered from the room; a write is only signalled on Azure
+            return error_codes(run_now(handlers.send_to_room(caller, payload)), sid)
+        return error_codes(checked.refusal, sid)
 
     def run(self, who: str, event: str, payload: Any, expected: str | None = None) -> bool:
         if too_big_for_the_transport(payload):
@@ -99,7 +97,8 @@ class AzureRoom:
 def azure_room(service: SocketIOService, durable: DurableExtension, secret: str) -> Iterator[AzureRoom]:  # noqa: F811
     loop = asyncio.new_event_loop()
     run = loop.run_until_complete
-    function_app.adapter().limiter = RateLimiter(10**9, time.monotonic)  # floods are tests/limits' business
+    fast = Settings(messages_per_second=10**9)  # floods are tests/limits' business
+    function_app.adapter().throttles = Throttles.for_settings(fast, time.monotonic)
     grant = json.loads(run(service.negotiate()).get_body())
     room_id, key = grant["room_id"], grant["writer_key"]
     sockets = {"writer": run(service.connect(grant["token"], {}))}
@@ -111,7 +110,7 @@ def azure_room(service: SocketIOService, durable: DurableExtension, secret: str)
         sockets[who] = run(service.connect(viewer_grant["token"], {}))
     run(service.emit(sockets["viewer"].sid, "joinRoom", {"room_id": room_id}))
     run(service.settle())
-    shadow = Handlers(Settings(messages_per_second=10**9), secret_bytes(secret), MemoryRoomStore())
+    shadow = memory_core(fast, secret_bytes(secret))
     run_now(shadow.create_room(room_id))
     run_now(shadow.join_room(Caller(sockets["writer"].sid), {"room_id": room_id, "writer_key": key}))
     run_now(shadow.send_to_room(Caller(sockets["writer"].sid), {"room_id": room_id, "writer_key": key, "data": base}))

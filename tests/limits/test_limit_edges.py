@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from shared.handlers import Caller, Handlers
+from shared.handlers import Caller
 from shared.protocol import Full, parse_stream_message, payload_size
+from shared.room_operations import Receive
 from shared.settings import Settings
-from shared.store import MemoryRoomStore
 from tests.support.clients import Client, monaco_event
 from tests.support.flows import new_viewer, new_writer, type_text
-from tests.support.inline_core import run_now
+from tests.support.inline_core import memory_core, run_now
 from tests.support.negotiate import negotiate
 from tests.support.server import RunningServer, start_server
 
@@ -183,7 +183,7 @@ def test_expired_rooms_give_their_memory_back() -> None:
     """Expiry drops every reference to a room: the objects are freed and the memory returns."""
     clock = [1000.0]
     settings = Settings(room_idle_seconds=60, max_rooms=1000)
-    handlers = Handlers(settings, b"s" * 32, MemoryRoomStore(), clock=lambda: clock[0])
+    handlers = memory_core(settings, b"s" * 32, lambda: clock[0])
     tracemalloc.start()
     try:
         baseline = tracemalloc.get_traced_memory()[0]
@@ -193,7 +193,7 @@ def test_expired_rooms_give_their_memory_back() -> None:
             run_now(handlers.create_room(room_id))
             caller = Caller(f"socket-{i}")
             run_now(handlers.join_room(caller, {"room_id": room_id}))
-            run_now(handlers.store.update(room_id, lambda room: room.receive(_full("x" * 5000), clock[0])))
+            run_now(handlers.store.apply(room_id, Receive(_full("x" * 5000), clock[0])))
             run_now(handlers.disconnected(caller))
             refs.append(weakref.ref(handlers.store.rooms[room_id]))  # type: ignore[attr-defined]
         grown = tracemalloc.get_traced_memory()[0] - baseline

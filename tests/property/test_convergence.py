@@ -33,10 +33,11 @@ from hypothesis import strategies as st
 
 from shared.capabilities import writer_key
 from shared.document import Change, Document, utf16_length
-from shared.handlers import Caller, Handlers
+from shared.handlers import Caller
+from shared.protocol import editor_message
 from shared.settings import Settings
-from shared.store import MemoryRoomStore
 from shared.versions import VersionTracker
+from tests.support.inline_core import memory_core
 
 Numbering = Literal["native", "tutorial"]
 
@@ -212,7 +213,7 @@ def asks_writer(actions: list[dict[str, Any]]) -> bool:
 async def stream(script: Script, delivery: list[int], late_join: int) -> None:
     expected = script.final_text()
     sent = script.messages()
-    handlers = Handlers(SETTINGS, SECRET, MemoryRoomStore())
+    handlers = memory_core(SETTINGS, SECRET)
     relayed, azure, late = Viewer(), Viewer(), Viewer()
 
     await handlers.join_room(WRITER, {"room_id": ROOM, "writer_key": KEY})
@@ -243,8 +244,9 @@ async def stream(script: Script, delivery: list[int], late_join: int) -> None:
         index = order[step]
         payload = {"room_id": ROOM, "data": sent[index], "writer_key": KEY}
         # Azure: relayed as delivered, before any store; every viewer sees duplicates and disorder.
-        for message in messages_to(handlers.relay_write(WRITER, payload).actions, ROOM):
-            azure.receive(message)
+        checked = handlers.check_send(WRITER, payload)
+        assert not checked.refusal and checked.message is not None
+        azure.receive(editor_message(checked.message.raw))
         actions = await handlers.send_to_room(WRITER, payload)
         assert not [m for m in messages_to(actions, WRITER.socket_id) if m.get("type") == "error"], actions
         for message in messages_to(actions, ROOM):

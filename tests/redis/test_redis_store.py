@@ -10,15 +10,11 @@ import pytest
 from selfhost import redis_store
 from selfhost.redis_store import RedisRoomStore
 from shared.capabilities import new_room_id
-from shared.room import Room
-from shared.room import new_room as make_room
+from shared.protocol import parse_stream_message
+from shared.room_operations import Create, Join, Receive, Refused
 from shared.settings import Settings
 
-SETTINGS = Settings()
-
-
-def new_room() -> Room:
-    return make_room(new_room_id(), SETTINGS)
+SETTINGS = Settings(max_document_units=100)
 
 
 @pytest.fixture
@@ -32,46 +28,44 @@ async def stores(redis_url: str):
 
 async def test_create_read_and_count(stores: list[RedisRoomStore]) -> None:
     a, b = stores
-    room = new_room()
+    room_id = new_room_id()
     before = await a.count()
-    assert await a.create(room)
-    assert not await b.create(new_room_with_id(room.room_id))  # taken, and left as it was
-    assert await b.read(room.room_id, lambda r: r.room_id) == room.room_id
+    assert await a.apply(room_id, Create(1.0)) is True
+    assert await b.apply(room_id, Create(2.0)) is False  # taken, and left as it was
+    assert await b.read(room_id, lambda r: (r.room_id, r.last_active)) == (room_id, 1.0)
     assert await b.read("A" * 22, lambda r: r) is None
     assert await b.count() == before + 1
 
 
-def new_room_with_id(room_id: str) -> Room:
-    return make_room(room_id, SETTINGS)
-
-
-async def test_concurrent_updates_from_two_processes_lose_nothing(stores: list[RedisRoomStore]) -> None:
+async def test_concurrent_operations_from_two_processes_lose_nothing(stores: list[RedisRoomStore]) -> None:
     a, b = stores
-    room = new_room()
-    await a.create(room)
+    room_id = new_room_id()
+    await a.apply(room_id, Create(0.0))
 
-    async def join(store: RedisRoomStore, i: int) -> bool | None:
-        return await store.update(room.room_id, lambda r: r.add(f"socket-{i}", "viewer"))
+    async def join(store: RedisRoomStore, i: int) -> object:
+        return await store.apply(room_id, Join(f"socket-{i}", "viewer", 1.0))
 
     # Without the lock, read-modify-write from two clients would drop most of these.
     results = await asyncio.gather(*(join(a if i % 2 else b, i) for i in range(60)))
     assert all(results)
-    assert await a.read(room.room_id, lambda r: len(r.viewers)) == 60
+    assert await a.read(room_id, lambda r: len(r.viewers)) == 60
 
 
-async def test_update_keeps_its_effect_when_the_change_raises(stores: list[RedisRoomStore]) -> None:
+async def test_a_refused_operation_keeps_the_room_and_a_write_makes_a_forgotten_one(
+    stores: list[RedisRoomStore],
+) -> None:
     a, b = stores
-    room = new_room()
-    await a.create(room)
+    room_id = new_room_id()
 
-    def change(r: Room) -> None:
-        r.language = "python"
-        raise ValueError("refused after a change")
+    def full(text: str, version: int) -> Receive:
+        return Receive(parse_stream_message({"type": "full", "version": version, "content": text}, SETTINGS), 1.0)
 
-    with pytest.raises(ValueError):
-        await a.update(room.room_id, change)
-    assert await b.read(room.room_id, lambda r: r.language) == "python"
-    assert await a.update("A" * 22, lambda r: r) is None  # no such room
+    await a.apply(room_id, full("kept", 1))  # no room yet: the writer's message makes it
+    refused = await b.apply(room_id, full("x" * 101, 2))
+    assert isinstance(refused, Refused) and refused.error.code == "too_large"
+    assert await a.read(room_id, lambda r: (r.document.text(), r.tracker.version)) == ("kept", 1)
+    assert await a.apply("A" * 22, Join("v", "viewer", 1.0)) is None  # a viewer makes no room
+    assert await a.read("A" * 22, lambda r: r) is None
 
 
 async def test_sockets_are_bound_per_process_and_unbound_once(stores: list[RedisRoomStore]) -> None:
@@ -85,14 +79,13 @@ async def test_sockets_are_bound_per_process_and_unbound_once(stores: list[Redis
 
 async def test_idle_rooms_expire_and_busy_ones_stay(stores: list[RedisRoomStore]) -> None:
     a, b = stores
-    idle, busy = new_room(), new_room()
-    busy.add("sid", "viewer")
-    for room in (idle, busy):
-        room.last_active = time.time() - 3600
-        await a.create(room)
+    idle, busy = new_room_id(), new_room_id()
+    long_ago = time.time() - 3600
+    await a.apply(idle, Create(long_ago))
+    await a.apply(busy, Join("sid", "writer", long_ago))
     assert await b.expire_idle(time.time(), 60) >= 1
-    assert await a.read(idle.room_id, lambda r: r) is None
-    assert await a.read(busy.room_id, lambda r: r.viewers) == {"sid"}
+    assert await a.read(idle, lambda r: r) is None
+    assert await a.read(busy, lambda r: r.writers) == {"sid"}
 
 
 async def test_sockets_of_a_dead_process_are_handed_over(

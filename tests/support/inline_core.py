@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any
+
+from shared.handlers import Handlers, Throttles
+from shared.settings import Settings
+from shared.store import MemoryRoomStore
 
 
 def run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -14,3 +19,8 @@ def run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:
         return done.value
     coroutine.close()
     raise RuntimeError("the core awaited something real")
+
+
+def memory_core(settings: Settings, secret: bytes, clock: Callable[[], float] = time.time) -> Handlers:
+    """The core over rooms in memory, with throttles of its own: what a one-process host runs."""
+    return Handlers(settings, secret, MemoryRoomStore(settings), Throttles.for_settings(settings, clock), clock)

@@ -11,7 +11,7 @@ from shared.handlers import Caller, CheckedSend, Handlers
 from shared.protocol import Delta
 from shared.room import Room
 from shared.settings import Settings
-from shared.store import MemoryRoomStore
+from tests.support.inline_core import memory_core
 
 SECRET = b"h" * 32
 ROOM = "AAAAAAAAAAAAAAAAAAAAAA"
@@ -52,6 +52,12 @@ def to_rooms(rooms: list[str], message: Any, except_rooms: list[str] | None = No
         "parameters": [message],
         "exceptRooms": except_rooms or [],
     }
+
+
+def to_everyone(message: Any, except_socket: str) -> list[dict[str, Any]]:
+    """To the room's viewers and writers but one socket: one action per room (the extension's
+    `R or R-control and not S` has no parentheses, so one action for both would miss R)."""
+    return [to_rooms([ROOM], message, [except_socket]), to_rooms([CONTROL], message, [except_socket])]
 
 
 def add(sid: str, room: str) -> dict[str, Any]:
@@ -104,13 +110,13 @@ def clock() -> Clock:
 
 def make(clock: Clock, **settings: Any) -> Handlers:
     settings.setdefault("presence_interval_seconds", 0)  # every change announced; throttling has its own tests
-    return Handlers(Settings(**settings), SECRET, MemoryRoomStore(), clock)
+    return memory_core(Settings(**settings), SECRET, clock)
 
 
 @pytest.fixture
 async def h(clock: Clock) -> Handlers:
     handlers = make(clock)
-    assert await handlers.store.create(handlers.new_room(ROOM))
+    assert await handlers.create_room(ROOM)
     return handlers
 
 
@@ -147,7 +153,7 @@ async def test_viewer_joins_an_empty_room(h: Handlers) -> None:
         to_socket("v1", ack("viewer", None)),
         to_socket("v1", editor({"type": "full", "version": 0, "content": ""})),
         to_socket("v1", presence(1, "offline")),
-        to_rooms([ROOM, CONTROL], presence(1, "offline"), ["v1"]),
+        *to_everyone(presence(1, "offline"), "v1"),
     ]
     assert await h.store.socket_room("v1") == ROOM
 
@@ -157,7 +163,7 @@ async def test_writer_joins_an_empty_room(h: Handlers) -> None:
         add("w1", CONTROL),
         to_socket("w1", ack("writer", None)),
         to_socket("w1", presence(0, "online")),
-        to_rooms([ROOM, CONTROL], presence(0, "online"), ["w1"]),
+        *to_everyone(presence(0, "online"), "w1"),
     ]
     assert room(h).writers == {"w1"}
 
@@ -180,7 +186,7 @@ async def test_writer_with_a_base_gets_the_full_text(h: Handlers) -> None:
             "w2", editor({"type": "full", "version": 1, "content": "hi", "language": "python", "numbering": "native"})
         ),
         to_socket("w2", presence(0, "online")),
-        to_rooms([ROOM, CONTROL], presence(0, "online"), ["w2"]),
+        *to_everyone(presence(0, "online"), "w2"),
     ]
 
 
@@ -209,7 +215,7 @@ async def test_viewer_gets_text_then_cursor_then_presence(h: Handlers) -> None:
         to_socket("v1", editor({"type": "full", "version": 1, "content": "a😀b", "numbering": "native"})),
         to_socket("v1", editor(cursor)),
         to_socket("v1", presence(1, "online")),
-        to_rooms([ROOM, CONTROL], presence(1, "online"), ["v1"]),
+        *to_everyone(presence(1, "online"), "v1"),
     ]
 
 
@@ -221,7 +227,7 @@ async def test_viewer_of_a_room_behind_its_writer_gets_no_text_and_the_writer_is
         add("v1", ROOM),
         to_socket("v1", ack("viewer", 1)),
         to_socket("v1", presence(1, "online")),
-        to_rooms([ROOM, CONTROL], presence(1, "online"), ["v1"]),
+        *to_everyone(presence(1, "online"), "v1"),
         ASK_WRITER,
     ]
 
@@ -236,14 +242,14 @@ async def test_rejoin_is_not_announced_again(h: Handlers) -> None:
 async def test_viewer_becomes_writer_on_the_same_socket(h: Handlers) -> None:
     await h.join_room(V, {"room_id": ROOM})
     actions = await h.join_room(V, {"room_id": ROOM, "writer_key": KEY})
-    assert actions[-1] == to_rooms([ROOM, CONTROL], presence(0, "online"), ["v1"])
+    assert actions[-2:] == to_everyone(presence(0, "online"), "v1")
     assert (room(h).writers, room(h).viewers) == ({"v1"}, set())
 
 
 async def test_second_viewer_is_announced_to_the_first(h: Handlers) -> None:
     await h.join_room(V, {"room_id": ROOM})
     actions = await h.join_room(V2, {"room_id": ROOM})
-    assert actions[-1] == to_rooms([ROOM, CONTROL], presence(2, "offline"), ["v2"])
+    assert actions[-2:] == to_everyone(presence(2, "offline"), "v2")
 
 
 async def test_writer_join_resumes_a_forgotten_room(clock: Clock) -> None:
@@ -289,7 +295,7 @@ async def test_malformed_join(h: Handlers, payload: object) -> None:
 
 
 async def test_one_connection_one_room(h: Handlers) -> None:
-    await h.store.create(h.new_room(OTHER))
+    await h.create_room(OTHER)
     await h.join_room(V, {"room_id": ROOM})
     message = "this connection has joined another room; open a new one"
     assert await h.join_room(V, {"room_id": OTHER}) == failed_join("v1", "bad_request", message)
@@ -345,10 +351,12 @@ async def test_held_without_a_base_asks_the_writer_at_once(h: Handlers) -> None:
     assert await h.send_to_room(W, send(d5)) == [to_rooms([ROOM], editor(d5), ["w1"]), ASK_WRITER]
 
 
-async def test_socket_joined_as_writer_may_write_without_its_key(h: Handlers) -> None:
+async def test_every_write_proves_its_writer_not_the_socket_s_past(h: Handlers) -> None:
+    """One stateless check on every host: a key (or, self-hosted, a writer's token) in each write."""
     await writer_joined(h)
-    data = delta(1, 0, "x")
-    assert await h.send_to_room(W, send(data, key=None)) == [to_rooms([ROOM], editor(data), ["w1"])]
+    message = "only the room's writer may change it (send its writer_key)"
+    assert await h.send_to_room(W, send(delta(1, 0, "x"), key=None)) == [error("w1", "unauthorized", message)]
+    assert room(h).document.text() == ""
 
 
 async def test_writer_key_alone_is_enough(h: Handlers) -> None:
@@ -369,7 +377,7 @@ async def test_mismatch_is_refused_and_the_writer_asked_for_its_text(h: Handlers
 
 async def test_document_too_large(clock: Clock) -> None:
     h = make(clock, max_document_units=3)
-    await h.store.create(h.new_room(ROOM))
+    await h.create_room(ROOM)
     await writer_joined(h)
     await h.send_to_room(W, send(delta(1, 0, "ab")))
     actions = await h.send_to_room(W, send(delta(2, 2, "😀")))
@@ -392,7 +400,7 @@ async def test_viewer_may_not_write(h: Handlers) -> None:
         {"type": "language", "language": "go"},
     ):
         assert await h.send_to_room(V, send(data, key=None)) == [
-            error("v1", "unauthorized", "only the room's writer may change it")
+            error("v1", "unauthorized", "only the room's writer may change it (send its writer_key)")
         ]
     assert snapshot(room(h)) == before
 
@@ -405,10 +413,10 @@ async def test_wrong_key_may_not_write(h: Handlers) -> None:
 
 
 async def test_writer_of_another_room_may_not_write_here(h: Handlers) -> None:
-    await h.store.create(h.new_room(OTHER))
+    await h.create_room(OTHER)
     await h.join_room(W, {"room_id": OTHER, "writer_key": writer_key(SECRET, OTHER)})
     actions = await h.send_to_room(W, send(delta(1, 0, "x"), key=None))
-    assert actions == [error("w1", "unauthorized", "only the room's writer may change it")]
+    assert actions == [error("w1", "unauthorized", "only the room's writer may change it (send its writer_key)")]
     assert room(h).document.text() == ""
 
 
@@ -441,14 +449,17 @@ async def test_bad_requests_change_nothing(h: Handlers, payload: object) -> None
     assert snapshot(room(h)) == before
 
 
-async def test_write_to_unknown_room(clock: Clock) -> None:
+async def test_a_write_to_a_forgotten_room_makes_it_again(clock: Clock) -> None:
+    """As a writer's join and negotiate do: the writer proved itself with its key."""
     h = make(clock)
-    assert await h.send_to_room(W, send(delta(1, 0, "x"))) == [error("w1", "room_not_found", "no such room")]
+    data = delta(1, 0, "x")
+    assert await h.send_to_room(W, send(data)) == [to_rooms([ROOM], editor(data), ["w1"])]
+    assert room(h).document.text() == "x"
 
 
 async def test_message_too_large(clock: Clock) -> None:
     h = make(clock, max_message_bytes=200)
-    await h.store.create(h.new_room(ROOM))
+    await h.create_room(ROOM)
     await writer_joined(h)
     actions = await h.send_to_room(W, send({"type": "full", "version": 1, "content": "x" * 200}))
     assert actions == [error("w1", "too_large", "a message may hold at most 200 bytes")]
@@ -494,7 +505,7 @@ async def test_sync_of_an_unknown_room(clock: Clock) -> None:
 
 async def test_rate_limit_with_an_injected_clock(clock: Clock) -> None:
     h = make(clock, messages_per_second=3)
-    await h.store.create(h.new_room(ROOM))
+    await h.create_room(ROOM)
     await writer_joined(h)  # 1
     await h.send_to_room(W, send(delta(1, 0, "a")))  # 2
     await h.send_to_room(W, send(delta(2, 1, "b")))  # 3
@@ -515,7 +526,7 @@ async def test_rate_limit_with_an_injected_clock(clock: Clock) -> None:
 
 async def test_disconnect_forgets_the_rate_bucket(clock: Clock) -> None:
     h = make(clock, messages_per_second=1)
-    await h.store.create(h.new_room(ROOM))
+    await h.create_room(ROOM)
     await h.send_to_room(V, {"room_id": ROOM, "data": {"data": "sync"}})
     assert (await h.send_to_room(V, {"room_id": ROOM, "data": {"data": "sync"}}))[0]["parameters"][0][
         "code"
@@ -543,26 +554,23 @@ async def test_disconnected_unknown_socket(h: Handlers) -> None:
     assert await h.disconnected(Caller("ghost")) == []
 
 
-# --- relay_write (Azure's fast path) --------------------------------------------------------
+# --- check_send (the check every host makes first) ------------------------------------------
 
 
-async def test_relay_write_relays_before_the_store(h: Handlers) -> None:
+async def test_check_send_reads_no_room(h: Handlers) -> None:
     data = delta(1, 0, "x")
-    relay = h.relay_write(W, send(data))
-    assert relay.actions == [to_rooms([ROOM], editor(data), ["w1"])]
-    assert (relay.room_id, relay.sync) == (ROOM, False)
-    assert isinstance(relay.message, Delta) and relay.message.raw is data
-    assert room(h).document.text() == ""  # the caller applies relay.message to its store
+    checked = h.check_send(W, send(data))
+    assert (checked.refusal, checked.room_id, checked.sync) == ([], ROOM, False)
+    assert isinstance(checked.message, Delta) and checked.message.raw is data
+    assert room(h).document.text() == ""  # nothing applied: the host's send_to_room does that
 
 
-async def test_relay_write_sync_and_refusals(h: Handlers) -> None:
-    assert h.relay_write(V, {"room_id": CONTROL, "data": {"data": "sync"}}) == CheckedSend([], ROOM, sync=True)
-    assert await h.answer_sync(V, ROOM) == [to_socket("v1", editor({"type": "full", "version": 0, "content": ""}))]
+async def test_check_send_sync_and_refusals(h: Handlers) -> None:
+    assert h.check_send(V, {"room_id": CONTROL, "data": {"data": "sync"}}) == CheckedSend([], ROOM, sync=True)
     message = "only the room's writer may change it (send its writer_key)"
-    assert h.relay_write(V, send(delta(1, 0, "x"), key=None)) == CheckedSend([error("v1", "unauthorized", message)])
-    wrong = h.relay_write(V, send(delta(1, 0, "x"), key=writer_key(SECRET, OTHER)))
+    assert h.check_send(V, send(delta(1, 0, "x"), key=None)) == CheckedSend([error("v1", "unauthorized", message)])
+    wrong = h.check_send(V, send(delta(1, 0, "x"), key=writer_key(SECRET, OTHER)))
     assert wrong == CheckedSend([error("v1", "unauthorized", "writer_key does not belong to this room")])
-    assert await h.answer_sync(V, OTHER) == [error("v1", "room_not_found", "no such room")]
 
 
 # --- limits on rooms, viewers and writers ---------------------------------------------------
@@ -584,7 +592,7 @@ async def test_newest_writer_takes_over(h: Handlers) -> None:
         add("w2", CONTROL),
         to_socket("w2", ack("writer", None)),
         to_socket("w2", presence(1, "online")),
-        to_rooms([ROOM, CONTROL], presence(1, "online"), ["w2"]),
+        *to_everyone(presence(1, "online"), "w2"),
     ]
     assert room(h).writers == {"w2"}
     assert await h.disconnected(W) == []  # the replaced socket's close changes no presence
@@ -592,7 +600,7 @@ async def test_newest_writer_takes_over(h: Handlers) -> None:
 
 async def test_viewer_limit(clock: Clock) -> None:
     h = make(clock, max_viewers_per_room=1)
-    await h.store.create(h.new_room(ROOM))
+    await h.create_room(ROOM)
     await h.join_room(V, {"room_id": ROOM})
     full = failed_join("v2", "too_large", "this room is full: 1 viewers at most")
     assert await h.join_room(V2, {"room_id": ROOM}) == full
@@ -604,7 +612,7 @@ async def test_viewer_limit(clock: Clock) -> None:
 
 async def test_writer_cannot_resume_a_forgotten_room_past_the_room_limit(clock: Clock) -> None:
     h = make(clock, max_rooms=1)
-    await h.store.create(h.new_room(OTHER))
+    await h.create_room(OTHER)
     message = "this server holds 1 rooms at most; try later"
     assert await h.join_room(W, {"room_id": ROOM, "writer_key": KEY}) == failed_join("w1", "too_large", message)
     assert list(h.store.rooms) == [OTHER]  # type: ignore[attr-defined]
@@ -612,8 +620,8 @@ async def test_writer_cannot_resume_a_forgotten_room_past_the_room_limit(clock: 
 
 async def test_idle_rooms_expire(clock: Clock) -> None:
     h = make(clock, room_idle_seconds=60)
-    await h.store.create(h.new_room(ROOM))
-    await h.store.create(h.new_room(OTHER))
+    await h.create_room(ROOM)
+    await h.create_room(OTHER)
     await h.join_room(V, {"room_id": OTHER})
     clock.now += 59
     assert await h.expire_idle_rooms() == 0
@@ -628,7 +636,7 @@ async def test_idle_rooms_expire(clock: Clock) -> None:
 
 async def test_writes_keep_a_room_alive(clock: Clock) -> None:
     h = make(clock, room_idle_seconds=60)
-    await h.store.create(h.new_room(ROOM))
+    await h.create_room(ROOM)
     clock.now += 50
     await h.send_to_room(Caller("z"), send(delta(1, 0, "x")))
     clock.now += 50
@@ -640,9 +648,9 @@ async def test_writes_keep_a_room_alive(clock: Clock) -> None:
 
 async def test_viewers_hear_of_joins_at_most_once_per_interval_and_the_writer_at_once(clock: Clock) -> None:
     h = make(clock, presence_interval_seconds=1.0)
-    await h.store.create(h.new_room(ROOM))
+    await h.create_room(ROOM)
     first = await h.join_room(V, {"room_id": ROOM})
-    assert first[-1] == to_rooms([ROOM, CONTROL], presence(1, "offline"), ["v1"])  # the room's first change: at once
+    assert first[-2:] == to_everyone(presence(1, "offline"), "v1")  # the room's first change: at once
     clock.now += 0.2
     second = await h.join_room(Caller("v2"), {"room_id": ROOM})
     assert second[-2:] == [to_socket("v2", presence(2, "offline")), to_rooms([CONTROL], presence(2, "offline"), ["v2"])]
@@ -656,7 +664,7 @@ async def test_viewers_hear_of_joins_at_most_once_per_interval_and_the_writer_at
 
 async def test_a_leave_is_flushed_like_a_join(clock: Clock) -> None:
     h = make(clock, presence_interval_seconds=1.0)
-    await h.store.create(h.new_room(ROOM))
+    await h.create_room(ROOM)
     await h.join_room(V, {"room_id": ROOM})
     assert await h.disconnected(V) == [to_rooms([CONTROL], presence(0, "offline"))]
     clock.now += 1.0

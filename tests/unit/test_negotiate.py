@@ -8,13 +8,13 @@ import pytest
 
 from shared.capabilities import is_room_id, writer_key
 from shared.negotiate import HTTP_STATUS, Grant, error_body, negotiate, negotiate_body
-from shared.protocol import ProtocolError
-from shared.room import Room
-from shared.room import new_room as make_room
+from shared.protocol import ProtocolError, parse_stream_message
+from shared.room_operations import Create, Receive
 from shared.settings import Settings
 from shared.store import MemoryRoomStore
 
 SECRET = b"n" * 32
+S = Settings()
 ROOM = "AAAAAAAAAAAAAAAAAAAAAA"
 # What the browser must keep to (PROTOCOL.md), as the default settings give it.
 LIMITS = {
@@ -28,62 +28,61 @@ LIMITS = {
 }
 
 
-def new_room(room_id: str) -> Room:
-    return make_room(room_id, Settings(max_document_units=1000))
+def memory() -> MemoryRoomStore:
+    return MemoryRoomStore(Settings(max_document_units=1000))
 
 
 async def refused(query: dict[str, str], store: MemoryRoomStore) -> tuple[str, int]:
     before = dict(store.rooms)
     with pytest.raises(ProtocolError) as caught:
-        await negotiate(query, SECRET, store, new_room)
+        await negotiate(query, SECRET, store, 0.0)
     assert store.rooms == before
     return caught.value.code, HTTP_STATUS[caught.value.code]
 
 
 async def test_new_room_makes_the_caller_its_writer() -> None:
-    store = MemoryRoomStore()
-    grant = await negotiate({}, SECRET, store, new_room)
+    store = memory()
+    grant = await negotiate({}, SECRET, store, 0.0)
     assert is_room_id(grant.room_id)
     assert (grant.role, grant.writer_key) == ("writer", writer_key(SECRET, grant.room_id))
     assert len(grant.user_id) == 16
     assert list(store.rooms) == [grant.room_id]
-    again = await negotiate({}, SECRET, store, new_room)
+    again = await negotiate({}, SECRET, store, 0.0)
     assert again.room_id != grant.room_id and again.user_id != grant.user_id
 
 
 async def test_viewer_of_a_known_room() -> None:
-    store = MemoryRoomStore()
-    await store.create(new_room(ROOM))
-    grant = await negotiate({"room_id": ROOM}, SECRET, store, new_room)
+    store = memory()
+    await store.apply(ROOM, Create(0.0))
+    grant = await negotiate({"room_id": ROOM}, SECRET, store, 0.0)
     assert (grant.room_id, grant.role, grant.writer_key) == (ROOM, "viewer", None)
     assert list(store.rooms) == [ROOM]
 
 
 async def test_writer_resumes_a_known_room_keeping_its_text() -> None:
-    store = MemoryRoomStore()
-    room = new_room(ROOM)
-    room.document.replace_all("kept")
-    await store.create(room)
+    store = memory()
+    await store.apply(ROOM, Receive(parse_stream_message({"type": "full", "version": 1, "content": "kept"}, S), 0.0))
+    room = store.rooms[ROOM]
     key = writer_key(SECRET, ROOM)
-    grant = await negotiate({"room_id": ROOM, "writer_key": key}, SECRET, store, new_room)
+    grant = await negotiate({"room_id": ROOM, "writer_key": key}, SECRET, store, 0.0)
     assert (grant.room_id, grant.role, grant.writer_key) == (ROOM, "writer", key)
     assert store.rooms[ROOM] is room and room.document.text() == "kept"
 
 
 async def test_writer_resumes_a_room_the_server_forgot() -> None:
-    store = MemoryRoomStore()
-    grant = await negotiate({"room_id": ROOM, "writer_key": writer_key(SECRET, ROOM)}, SECRET, store, new_room)
+    store = memory()
+    grant = await negotiate({"room_id": ROOM, "writer_key": writer_key(SECRET, ROOM)}, SECRET, store, 0.0)
     assert grant.role == "writer"
     assert list(store.rooms) == [ROOM]
 
 
 async def test_unknown_room_is_404() -> None:
-    assert await refused({"room_id": ROOM}, MemoryRoomStore()) == ("room_not_found", 404)
+    assert await refused({"room_id": ROOM}, memory()) == ("room_not_found", 404)
 
 
 async def test_wrong_writer_key_is_403() -> None:
-    store = MemoryRoomStore()
-    await store.create(new_room(ROOM))
+    store = memory()
+    await store.apply(ROOM, Create(0.0))
     other = "BBBBBBBBBBBBBBBBBBBBBA"
     assert await refused({"room_id": ROOM, "writer_key": writer_key(SECRET, other)}, store) == ("unauthorized", 403)
     assert await refused({"room_id": ROOM, "writer_key": writer_key(b"x" * 32, ROOM)}, store) == ("unauthorized", 403)
@@ -93,11 +92,11 @@ async def test_wrong_writer_key_is_403() -> None:
 
 @pytest.mark.parametrize("room_id", ["", "abc", "A" * 23, "A" * 21 + "B", ROOM + "-control", "../" + ROOM[3:]])
 async def test_bad_room_id_is_400(room_id: str) -> None:
-    assert await refused({"room_id": room_id}, MemoryRoomStore()) == ("bad_request", 400)
+    assert await refused({"room_id": room_id}, memory()) == ("bad_request", 400)
 
 
 async def test_writer_key_without_room_is_400() -> None:
-    assert await refused({"writer_key": writer_key(SECRET, ROOM)}, MemoryRoomStore()) == ("bad_request", 400)
+    assert await refused({"writer_key": writer_key(SECRET, ROOM)}, memory()) == ("bad_request", 400)
 
 
 def test_negotiate_body_for_a_writer() -> None:
@@ -145,15 +144,15 @@ def test_error_body_and_statuses() -> None:
 
 
 async def test_room_limit_refuses_new_rooms_but_not_known_ones() -> None:
-    store = MemoryRoomStore()
-    await store.create(new_room(ROOM))
+    store = memory()
+    await store.apply(ROOM, Create(0.0))
     with pytest.raises(ProtocolError) as caught:
-        await negotiate({}, SECRET, store, new_room, max_rooms=1)
+        await negotiate({}, SECRET, store, 0.0, max_rooms=1)
     assert (caught.value.code, HTTP_STATUS[caught.value.code]) == ("too_large", 413)
     assert list(store.rooms) == [ROOM]
     other = "BBBBBBBBBBBBBBBBBBBBBA"
     with pytest.raises(ProtocolError, match="1 rooms at most"):  # a forgotten room would be a new one
-        await negotiate({"room_id": other, "writer_key": writer_key(SECRET, other)}, SECRET, store, new_room, 1)
-    resumed = await negotiate({"room_id": ROOM, "writer_key": writer_key(SECRET, ROOM)}, SECRET, store, new_room, 1)
+        await negotiate({"room_id": other, "writer_key": writer_key(SECRET, other)}, SECRET, store, 0.0, 1)
+    resumed = await negotiate({"room_id": ROOM, "writer_key": writer_key(SECRET, ROOM)}, SECRET, store, 0.0, 1)
     assert resumed.role == "writer"
-    assert (await negotiate({"room_id": ROOM}, SECRET, store, new_room, 1)).role == "viewer"
+    assert (await negotiate({"room_id": ROOM}, SECRET, store, 0.0, 1)).role == "viewer"

@@ -1,88 +1,143 @@
-"""The store of record's operations (run by the Azure entities) on saved room state."""
+"""The named room operations: `apply` on a room, and their JSON form as the Room entity runs it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from shared.capabilities import new_room_id
-from shared.room_operations import OperationError, room_operation, socket_operation, socket_room
+from shared.protocol import parse_stream_message
+from shared.room_operations import (
+    Create,
+    Join,
+    Joined,
+    Leave,
+    OperationError,
+    Receive,
+    Refused,
+    apply,
+    decode,
+    encode,
+    room_operation,
+    socket_operation,
+)
 from shared.settings import Settings
 
-SETTINGS = Settings()
+SETTINGS = Settings(max_viewers_per_room=2)
 
 
-def op(room_id: str, state, name: str, value: dict, now: float = 0.0):
-    return room_operation(room_id, state, name, value, SETTINGS, now)
+def op(room_id: str, state: Any, name: str, value: dict) -> Any:
+    return room_operation(room_id, state, name, value, SETTINGS)
 
 
-def delta(version: int, text: str, offset: int = 0) -> dict:
-    return {
-        "data": {
-            "type": "delta",
-            "version": version,
-            "changes": [{"changes": [{"rangeOffset": offset, "rangeLength": 0, "text": text}]}],
-        }
+def delta(version: int, text: str, offset: int = 0, at: float = 0.0) -> dict:
+    data = {
+        "type": "delta",
+        "version": version,
+        "changes": [{"changes": [{"rangeOffset": offset, "rangeLength": 0, "text": text}]}],
     }
+    return {"data": data, "at": at}
 
 
 def test_create_is_idempotent() -> None:
     room = new_room_id()
-    state = op(room, None, "create", {"room_id": room})
-    state = op(room, op(room, state, "receive", delta(1, "x")), "create", {"room_id": room})
+    state = op(room, None, "create", {"at": 1.0})
+    state = op(room, op(room, state, "receive", delta(1, "x")), "create", {"at": 2.0})
     assert (state["room_id"], state["text"]) == (room, "x")
 
 
 def test_join_and_leave_track_members_roles_and_activity() -> None:
     room = new_room_id()
-    state = op(room, None, "join", {"socket_id": "a", "role": "writer"}, now=10.0)
-    state = op(room, state, "join", {"socket_id": "b", "role": "viewer"}, now=11.0)
+    state = op(room, None, "join", {"socket_id": "a", "role": "writer", "at": 10.0})
+    state = op(room, state, "join", {"socket_id": "b", "role": "viewer", "at": 11.0})
     assert (state["writers"], state["viewers"], state["last_active"]) == (["a"], ["b"], 11.0)
-    state = op(room, state, "join", {"socket_id": "c", "role": "writer"}, now=12.0)  # another tab takes over
+    state = op(room, state, "join", {"socket_id": "c", "role": "writer", "at": 12.0})  # another tab takes over
     assert (state["writers"], state["viewers"]) == (["c"], ["b"])
-    state = op(room, state, "leave", {"socket_id": "b"}, now=13.0)
+    state = op(room, state, "leave", {"socket_id": "b", "at": 13.0})
     assert (state["viewers"], state["last_active"]) == ([], 13.0)
-    assert op(room, state, "leave", {"socket_id": "zz"}, now=99.0)["last_active"] == 13.0
-    assert op(room, None, "join", {"socket_id": "v", "role": "viewer"}) is None  # no room for a viewer to make
+    assert op(room, state, "leave", {"socket_id": "zz", "at": 99.0})["last_active"] == 13.0
+    assert op(room, None, "join", {"socket_id": "v", "role": "viewer", "at": 0.0}) is None  # viewers make no room
+
+
+def test_a_full_room_refuses_a_viewer_and_is_unchanged() -> None:
+    room = new_room_id()
+    state = None
+    for sid in ("w", "v1", "v2"):
+        state = op(room, state, "join", {"socket_id": sid, "role": "writer" if sid == "w" else "viewer", "at": 1.0})
+    assert op(room, state, "join", {"socket_id": "v3", "role": "viewer", "at": 2.0}) == state
+    rebuilt, result = apply(None, room, Join("v3", "viewer", 2.0), SETTINGS)
+    assert rebuilt is None and result is None
+
+
+def test_join_answers_what_the_joiner_needs() -> None:
+    room = new_room_id()
+    r, _ = apply(None, room, Receive(parse_stream_message(delta(1, "hi")["data"], SETTINGS), 1.0), SETTINGS)
+    r, joined = apply(r, room, Join("v", "viewer", 2.0), SETTINGS)
+    assert isinstance(joined, Joined)
+    assert (joined.changed, joined.version, joined.full["content"], joined.ask_writer) == (True, 1, "hi", False)
+    _, again = apply(r, room, Join("v", "viewer", 3.0), SETTINGS)
+    assert isinstance(again, Joined) and not again.changed
 
 
 def test_receive_applies_in_version_order() -> None:
     room = new_room_id()
-    state = op(room, None, "receive", delta(2, "b", 1), now=1.0)
+    state = op(room, None, "receive", delta(2, "b", 1, at=1.0))
     assert state["text"] == "" and [h[0] for h in state["held"]] == [2]
-    state = op(room, state, "receive", delta(1, "a"), now=1.5)
+    state = op(room, state, "receive", delta(1, "a", at=1.5))
     assert (state["text"], state["version"], state["held"]) == ("ab", 2, [])
     state = op(room, state, "receive", delta(2, "zz"))  # a duplicate
     assert state["text"] == "ab"
 
 
-def test_receive_ignores_a_sync_request_and_keeps_a_refused_delta_out() -> None:
+def test_a_refused_delta_is_kept_out() -> None:
     room = new_room_id()
     state = op(room, None, "receive", delta(1, "ab"))
-    assert op(room, state, "receive", {"data": {"data": "sync"}}) == state
     refused = op(room, state, "receive", delta(2, "x", offset=7))
     assert refused["text"] == "ab" and refused["version"] == 1
+    first, _ = apply(None, room, decode("receive", delta(1, "ab"), SETTINGS), SETTINGS)
+    _, result = apply(first, room, decode("receive", delta(2, "x", offset=7), SETTINGS), SETTINGS)
+    assert isinstance(result, Refused) and result.error.code == "bad_request"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        Create(1.5),
+        Join("s", "writer", 2.0),
+        Join("s", "viewer", 2.0),
+        Leave("s", 3.0),
+        Receive(parse_stream_message({"type": "language", "language": "go"}, SETTINGS), 4.0),
+    ],
+)
+def test_every_operation_survives_its_json(operation: Any) -> None:
+    name, value = encode(operation)
+    assert decode(name, value, SETTINGS) == operation
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("explode", {}),
-        ("join", {"socket_id": "a"}),
-        ("join", {"socket_id": 3, "role": "writer"}),
-        ("leave", {}),
+        ("explode", {"at": 0}),
+        ("join", {"socket_id": "a", "at": 0}),
+        ("join", {"socket_id": 3, "role": "writer", "at": 0}),
+        ("join", {"socket_id": "a", "role": "writer"}),  # no time
+        ("leave", {"at": 0}),
         ("create", "x"),
+        ("create", {"at": True}),
+        ("receive", {"data": {"data": "sync"}, "at": 0}),
+        ("receive", {"data": {"type": "nope"}, "at": 0}),
     ],
 )
-def test_bad_operations_are_refused(name: str, value) -> None:
+def test_bad_operations_are_refused(name: str, value: Any) -> None:
     with pytest.raises(OperationError):
         op(new_room_id(), None, name, value)
 
 
 def test_socket_operations() -> None:
     state = socket_operation(None, "bind", {"room_id": "R"})
-    assert socket_room(state) == "R"
+    assert state == {"room_id": "R"}
     assert socket_operation(state, "unbind", {"socket_id": "s"}) is None
-    assert socket_room(None) is None and socket_room({"room_id": 3}) is None
     with pytest.raises(OperationError):
         socket_operation(None, "bind", {})
     with pytest.raises(OperationError):

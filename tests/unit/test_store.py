@@ -1,90 +1,98 @@
-"""MemoryRoomStore: create, read, update (atomic, effect kept on raise) and socket bindings."""
+"""MemoryRoomStore: operations applied atomically, reads, socket bindings, limits, expiry."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.protocol import ProtocolError
-from shared.room import Room
-from shared.room import new_room as make_room
+from shared.protocol import ProtocolError, parse_stream_message
+from shared.room import Received
+from shared.room_operations import Create, Join, Leave, Receive, Refused
 from shared.settings import Settings
 from shared.store import MemoryRoomStore, create_within_limit
 
 ROOM = "AAAAAAAAAAAAAAAAAAAAAA"
+OTHER = "BBBBBBBBBBBBBBBBBBBBBA"
+THIRD = "CCCCCCCCCCCCCCCCCCCCCA"
+SETTINGS = Settings(max_document_units=100)
 
 
-def new_room(room_id: str = ROOM) -> Room:
-    return make_room(room_id, Settings(max_document_units=100))
+def store() -> MemoryRoomStore:
+    return MemoryRoomStore(SETTINGS)
+
+
+def full(text: str, version: int = 1) -> Receive:
+    return Receive(parse_stream_message({"type": "full", "version": version, "content": text}, SETTINGS), 5.0)
 
 
 async def test_create_once() -> None:
-    store = MemoryRoomStore()
-    first = new_room()
-    assert await store.create(first) is True
-    assert await store.create(new_room()) is False
-    assert store.rooms[ROOM] is first
+    s = store()
+    assert await s.apply(ROOM, Create(1.0)) is True
+    first = s.rooms[ROOM]
+    assert await s.apply(ROOM, Create(2.0)) is False
+    assert s.rooms[ROOM] is first and first.last_active == 1.0
 
 
-async def test_read_unknown_is_none() -> None:
-    store = MemoryRoomStore()
-    assert await store.read(ROOM, lambda room: True) is None
-    assert await store.update(ROOM, lambda room: True) is None
+async def test_read_unknown_is_none_and_a_viewer_makes_no_room() -> None:
+    s = store()
+    assert await s.read(ROOM, lambda room: True) is None
+    assert await s.apply(ROOM, Join("v", "viewer", 1.0)) is None
+    assert await s.apply(ROOM, Leave("v", 1.0)) is None
+    assert s.rooms == {}
 
 
-async def test_read_and_update() -> None:
-    store = MemoryRoomStore()
-    await store.create(new_room())
-    assert await store.read(ROOM, lambda room: room.room_id) == ROOM
-    assert await store.update(ROOM, lambda room: room.add("s1", "viewer")) is True
-    assert await store.read(ROOM, lambda room: sorted(room.viewers)) == ["s1"]
-    assert await store.read(ROOM, lambda room: False) is False  # a falsy view is not "no room"
+async def test_operations_change_the_stored_room() -> None:
+    s = store()
+    await s.apply(ROOM, Create(0.0))
+    await s.apply(ROOM, Join("s1", "viewer", 1.0))
+    assert await s.read(ROOM, lambda room: sorted(room.viewers)) == ["s1"]
+    assert await s.read(ROOM, lambda room: False) is False  # a falsy view is not "no room"
+    assert await s.apply(ROOM, Leave("s1", 2.0)) == {
+        "type": "presence",
+        "room_id": ROOM,
+        "viewers": 0,
+        "writer": "offline",
+    }
 
 
-async def test_update_keeps_its_effect_when_it_raises() -> None:
-    store = MemoryRoomStore()
-    await store.create(new_room())
-
-    def change(room: Room) -> None:
-        room.language = "go"
-        raise RuntimeError("after the change")
-
-    with pytest.raises(RuntimeError, match="after the change"):
-        await store.update(ROOM, change)
-    assert await store.read(ROOM, lambda room: room.language) == "go"
+async def test_a_write_makes_a_forgotten_room_and_a_refusal_keeps_the_room() -> None:
+    s = store()
+    received = await s.apply(ROOM, full("hello"))
+    assert isinstance(received, Received) and await s.read(ROOM, lambda room: room.document.text()) == "hello"
+    refused = await s.apply(ROOM, full("x" * 101, version=2))
+    assert isinstance(refused, Refused) and refused.error.code == "too_large"
+    assert await s.read(ROOM, lambda room: (room.document.text(), room.tracker.version)) == ("hello", 1)
 
 
 async def test_socket_bindings() -> None:
-    store = MemoryRoomStore()
-    assert await store.socket_room("s1") is None
-    await store.bind_socket("s1", ROOM)
-    await store.bind_socket("s2", "BBBBBBBBBBBBBBBBBBBBBA")
-    assert await store.socket_room("s1") == ROOM
-    assert await store.unbind_socket("s1") == ROOM
-    assert await store.unbind_socket("s1") is None
-    assert await store.socket_room("s1") is None
-    assert await store.socket_room("s2") == "BBBBBBBBBBBBBBBBBBBBBA"
+    s = store()
+    assert await s.socket_room("s1") is None
+    await s.bind_socket("s1", ROOM)
+    await s.bind_socket("s2", OTHER)
+    assert await s.socket_room("s1") == ROOM
+    assert await s.unbind_socket("s1") == ROOM
+    assert await s.unbind_socket("s1") is None
+    assert await s.socket_room("s1") is None
+    assert await s.socket_room("s2") == OTHER
 
 
 async def test_count_and_create_within_limit() -> None:
-    store = MemoryRoomStore()
-    assert await store.count() == 0
-    assert await create_within_limit(store, new_room(), 2) is True
-    assert await create_within_limit(store, new_room(), 2) is False  # exists
-    assert await create_within_limit(store, new_room("BBBBBBBBBBBBBBBBBBBBBA"), 2) is True
+    s = store()
+    assert await s.count() == 0
+    assert await create_within_limit(s, ROOM, 0.0, 2) is True
+    assert await create_within_limit(s, ROOM, 0.0, 2) is False  # exists
+    assert await create_within_limit(s, OTHER, 0.0, 2) is True
     with pytest.raises(ProtocolError) as caught:
-        await create_within_limit(store, new_room("CCCCCCCCCCCCCCCCCCCCCA"), 2)
+        await create_within_limit(s, THIRD, 0.0, 2)
     assert (caught.value.code, caught.value.message) == ("too_large", "this server holds 2 rooms at most; try later")
-    assert await store.count() == 2
-    assert await create_within_limit(store, new_room("CCCCCCCCCCCCCCCCCCCCCA"), None) is True
+    assert await s.count() == 2
+    assert await create_within_limit(s, THIRD, 0.0, None) is True
 
 
 async def test_expire_idle_deletes_only_empty_quiet_rooms() -> None:
-    store = MemoryRoomStore()
-    quiet, busy, watched = new_room(), new_room("BBBBBBBBBBBBBBBBBBBBBA"), new_room("CCCCCCCCCCCCCCCCCCCCCA")
-    quiet.last_active, busy.last_active, watched.last_active = 0.0, 50.0, 0.0
-    watched.add("v", "viewer")
-    for r in (quiet, busy, watched):
-        await store.create(r)
-    assert await store.expire_idle(100.0, 60.0) == 1
-    assert sorted(store.rooms) == sorted([busy.room_id, watched.room_id])
-    assert await store.expire_idle(100.0, 60.0) == 0
+    s = store()
+    await s.apply(ROOM, Create(0.0))  # quiet
+    await s.apply(OTHER, Create(50.0))  # busy
+    await s.apply(THIRD, Join("v", "writer", 0.0))  # watched
+    assert await s.expire_idle(100.0, 60.0) == 1
+    assert sorted(s.rooms) == sorted([OTHER, THIRD])
+    assert await s.expire_idle(100.0, 60.0) == 0

@@ -1,0 +1,93 @@
+"""A RoomStore over Durable Entities, for one invocation: read the entities, signal operations.
+
+The `Room` entity applies each signalled operation later, one at a time, with the same
+`room_operations.apply` as every other store. An answer a handler needs now (a join's
+version and text, a leave's presence) is computed with that function on the state this
+invocation read, which may lag signals still queued; the version rules make viewers
+converge anyway. A writer's message is only signalled: the keystroke path reads no entity.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from shared.room import Received, Room
+from shared.room_codec import RoomCodecError, room_from_dict, room_to_dict
+from shared.room_operations import (
+    ROOM_ENTITY,
+    SOCKET_ENTITY,
+    Operation,
+    Receive,
+    Refused,
+    Result,
+    apply,
+    encode,
+    socket_room,
+)
+from shared.settings import Settings
+
+from .entities import EntityStore, socket_key
+
+log = logging.getLogger("codestream")
+
+T = TypeVar("T")
+_UNREAD = object()
+
+
+class EntityRoomStore:
+    def __init__(self, entities: EntityStore, settings: Settings) -> None:
+        self.entities = entities
+        self.settings = settings
+        self._rooms: dict[str, Any] = {}  # room id -> state, as this invocation last read or left it
+
+    async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
+        room = await self._room(room_id)
+        return None if room is None else view(room)
+
+    async def apply(self, room_id: str, operation: Operation) -> Result:
+        if isinstance(operation, Receive):
+            await self._signal(room_id, operation)
+            return Received(None)  # applied by the entity later
+        room, result = apply(await self._room(room_id), room_id, operation, self.settings)
+        if result is None or result is False or isinstance(result, Refused):
+            return result  # nothing changed: no room to join or leave, a room that exists, a refusal
+        self._rooms[room_id] = None if room is None else room_to_dict(room)
+        await self._signal(room_id, operation)
+        return result
+
+    async def count(self) -> int:
+        """Not known on Azure (entities cannot be counted cheaply): room limits are not enforced there."""
+        return 0
+
+    async def expire_idle(self, now: float, idle_seconds: float) -> int:
+        return 0  # entities of idle rooms stay (docs/AZURE.md)
+
+    async def bind_socket(self, socket_id: str, room_id: str) -> None:
+        await self.entities.signal(SOCKET_ENTITY, socket_key(socket_id), "bind", {"room_id": room_id})
+
+    async def socket_room(self, socket_id: str) -> str | None:
+        return socket_room(await self.entities.read(SOCKET_ENTITY, socket_key(socket_id)))
+
+    async def unbind_socket(self, socket_id: str) -> str | None:
+        room_id = await self.socket_room(socket_id)
+        if room_id is not None:
+            await self.entities.signal(SOCKET_ENTITY, socket_key(socket_id), "unbind", {"socket_id": socket_id})
+        return room_id
+
+    async def _room(self, room_id: str) -> Room | None:
+        state = self._rooms.get(room_id, _UNREAD)
+        if state is _UNREAD:
+            state = self._rooms[room_id] = await self.entities.read(ROOM_ENTITY, room_id)
+        if state is None:
+            return None
+        try:
+            return room_from_dict(state, self.settings)
+        except RoomCodecError as error:  # treat as missing: a writer's join makes it anew
+            log.error("room %s: %s", room_id, error)
+            return None
+
+    async def _signal(self, room_id: str, operation: Operation) -> None:
+        name, value = encode(operation)
+        await self.entities.signal(ROOM_ENTITY, room_id, name, value)
