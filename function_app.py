@@ -117,8 +117,18 @@ def socketio_event(name: str) -> Callable[[Callable[..., Any]], Any]:
     arg_name="request", type=TRIGGER, data_type=func.DataType.STRING, hub=HUB, eventName=protocol.CONNECT_EVENT
 )
 def connect(request: str) -> str:
-    """Accept (200) or refuse (401) the socket; the service reads `statusCode`."""
-    return json.dumps({"statusCode": adapter().connect(read_event(request))})
+    """Accept (200) or refuse (401, 404) the socket; the service reads `statusCode`.
+
+    Anything that fails here answers 500 all the same: the extension waits for this return
+    value, which a function that raised never sets, so the socket would hang until the
+    service's timeout instead of being refused at once.
+    """
+    try:
+        status = adapter().connect(read_event(request))
+    except Exception:
+        log.exception("connect failed")
+        status = 500
+    return json.dumps({"statusCode": status})
 
 
 @socketio_event(protocol.CONNECTED_EVENT)

@@ -60,7 +60,7 @@ class Adapter:
     # --- Socket.IO events ---
 
     def connect(self, event: SocketEvent) -> int:
-        return connect_status(event, self.settings.socketio_path, self.clock())
+        return connect_status(event, self.settings.hub, self.clock())
 
     async def connected(self, event: SocketEvent) -> list[Action]:
         return on_connected(Caller(event.socket_id))

@@ -84,7 +84,9 @@ def connect_trigger(claims: dict[str, list[str]], namespace: str = "/") -> dict[
     [
         ({"aud": ["https://x.webpubsub.azure.com" + PATH], "exp": ["{future}"]}, "/", 200),
         ({}, "/", 200),  # the service checked the token; what it leaves out proves nothing
+        ({"aud": ["https://x.webpubsub.azure.com/client/hubs/codestream"]}, "/", 200),  # identity negotiation's
         ({"aud": ["https://x.webpubsub.azure.com/clients/socketio/hubs/other"]}, "/", 401),
+        ({"aud": ["https://x.webpubsub.azure.com/client/hubs/other"]}, "/", 401),
         ({"aud": ["https://x.webpubsub.azure.com" + PATH], "exp": ["{past}"]}, "/", 401),
         ({"exp": ["soon"]}, "/", 401),
         ({}, "/admin", 404),
@@ -97,6 +99,23 @@ async def test_connect(
     claims = {k: [v.format(future=now + 600, past=now - 1) for v in vs] for k, vs in claims.items()}
     result, _ = await invoke("connect", connect_trigger(claims, namespace), durable)
     assert json.loads(result) == {"statusCode": status}
+
+
+@pytest.mark.parametrize("trigger", ["not json", json.dumps({"namespace": "/"}), json.dumps([1])])
+async def test_a_connect_that_fails_answers_500_at_once(secret: str, trigger: str) -> None:
+    """The extension awaits connect's return value: an exception would leave the socket hanging."""
+    result = functions()["connect"].get_user_function()(request=trigger)
+    assert json.loads(result) == {"statusCode": 500}
+
+
+async def test_connect_without_a_secret_answers_500(
+    secret: str, durable: DurableExtension, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CODESTREAM_SECRET")
+    function_app.settings.cache_clear()
+    function_app.adapter.cache_clear()
+    result, _ = await invoke("connect", connect_trigger({}), durable)
+    assert json.loads(result) == {"statusCode": 500}
 
 
 async def test_connected_sends_login(secret: str, durable: DurableExtension) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -181,3 +182,18 @@ async def test_the_newest_writer_tab_takes_over(driver: Driver) -> None:
     await late.wait_text("one two")
     await late.wait_for(lambda: late.presence is not None)
     assert late.presence == {"type": "presence", "room_id": first.room_id, "viewers": 2, "writer": "online"}
+
+
+async def test_a_burst_of_joins_is_one_presence_broadcast_to_viewers(driver: Driver) -> None:
+    """Viewers hear of joins at most once a second (the writer at once), on Azure too, where
+    each message is billed and the throttle is the instance's, not the event's."""
+    writer = await open_room(driver)
+    first = await watch(driver, writer.room_id)
+    others = [await watch(driver, writer.room_id) for _ in range(4)]
+    await writer.wait_for(lambda: [m["viewers"] for m in writer.of_type("presence")][-1:] == [5])  # at once
+    await asyncio.sleep(1.1)  # the interval passes: what was held back goes out (Azure: on the next event)
+    await writer.edit(monaco_event((0, 0, "x")))
+    await first.wait_for(lambda: (first.presence or {}).get("viewers") == 5)
+    heard = [m["viewers"] for m in first.of_type("presence")]
+    assert heard[0] == 1 and len(heard) <= 3, heard  # its own join, then one or two broadcasts, not four
+    assert all(other.presence is not None for other in others)
