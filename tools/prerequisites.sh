@@ -2,7 +2,7 @@
 # What `make run` and `make test` need from the machine itself, checked before anything is set up.
 # Everything else comes from the registries through the Makefile (pip, npm with its lock file).
 #
-#   tools/prerequisites.sh run         Python 3.11+ with venv, Node.js 20+ with npm
+#   tools/prerequisites.sh run         Python 3.11+ with venv, Node.js with npm (as static_site/package.json says)
 #   tools/prerequisites.sh test        the same, plus Debian's chromium and redis-server: installed with
 #                                      apt-get when run as root on Debian, else named in one message
 #   tools/prerequisites.sh python313   print the path of a Python 3.13 (PATH, then pyenv), or nothing
@@ -12,6 +12,7 @@
 # Quiet when all is there. Exit 1, after one message naming what is missing and how to install it.
 set -euo pipefail
 
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 MISSING=()      # one line each: what is missing and what needs it
 APT=()          # Debian packages that provide what is missing
@@ -43,13 +44,25 @@ check_python() {
 }
 
 check_node() {
+  # The oldest Node.js the web client supports is static_site/package.json's "engines" (">=N").
+  local want hint
+  want=$(sed -n 's/^ *"node": *">= *\([0-9][0-9]*\).*/\1/p' "$ROOT/static_site/package.json" | head -n 1)
+  want=${want:-18}
+  hint="Node.js $want or newer with npm: Debian's nodejs and npm (bookworm has 18), or the Node.js site's packages"
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    MISSING+=("Node.js 20 or newer with npm, to build the web client")
-    BY_HAND+=("Node.js 20 or newer with npm: Debian 13's nodejs and npm, or a Node.js 20 package for older releases")
-  elif ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
-    MISSING+=("Node.js 20 or newer: node is $(node --version)")
-    BY_HAND+=("Node.js 20 or newer with npm: Debian 13's nodejs and npm, or a Node.js 20 package for older releases")
+    MISSING+=("Node.js $want or newer with npm, to build the web client")
+    if node_from_apt "$want"; then APT+=(nodejs npm); else BY_HAND+=("$hint"); fi
+  elif ! node -e "process.exit(Number(process.versions.node.split('.')[0]) < $want ? 1 : 0)"; then
+    MISSING+=("Node.js $want or newer: node is $(node --version)")
+    BY_HAND+=("$hint")
   fi
+}
+
+# Whether apt's nodejs is new enough (only asked when node is missing).
+node_from_apt() {
+  local candidate
+  candidate=$(apt-cache policy nodejs 2>/dev/null | sed -n 's/^ *Candidate: *\([0-9][0-9]*\).*/\1/p')
+  [[ -n $candidate && $candidate -ge $1 ]]
 }
 
 check_python313() {
