@@ -5,14 +5,31 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test lint setup site infra-tools clean bench fuzz audit
+.PHONY: run test lint setup site infra-tools clean bench fuzz audit prerequisites-run prerequisites-test
 
-run: setup site
+# The prerequisites come first: make builds a target's prerequisites in the order listed.
+run: prerequisites-run setup site
 	$(PY) -m selfhost --host $(HOST) --port $(PORT)
 
-test: setup site infra-tools
+# pytest exits 5 when it collects nothing, and make fails with it: an empty run fails.
+test: prerequisites-test setup site infra-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# What the machine itself must have (README.md's first lines), checked in one place:
+# tools/prerequisites.sh names whatever is missing in one message and how to install it;
+# for `make test`, as root on Debian, it installs Debian's chromium and redis-server itself.
+# PYTHON313: a Python 3.13 (the Azure Function App's version), found on PATH or in pyenv; not
+# needed yet: REQUIRE_PYTHON313=1 makes its absence an error.
+PYTHON313 ?= $(shell tools/prerequisites.sh python313)
+REQUIRE_PYTHON313 ?=
+PREREQUISITES := PYTHON=$(PYTHON) PYTHON313=$(PYTHON313) REQUIRE_PYTHON313=$(REQUIRE_PYTHON313) tools/prerequisites.sh
+
+prerequisites-run:
+	@$(PREREQUISITES) run
+
+prerequisites-test:
+	@$(PREREQUISITES) test
 
 # The full fuzz run (tests/fuzz): at least 10,000 generated cases; `make test` runs a fixed-seed sample.
 fuzz: setup

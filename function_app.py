@@ -2,7 +2,7 @@
 
 Each function only translates: its trigger data goes to `azure_adapter.adapter.Adapter`
 (which calls the core in `shared/`), and the actions that come back are written, as one
-JSON array, to the `socketio` output binding. Shapes follow docs/design AZURE.md.
+JSON array, to the `socketio` output binding. Shapes follow docs/AZURE.md.
 
 - `negotiate` / `register` (GET /api/negotiate, /api/register): PROTOCOL.md's negotiate;
   the token comes from the `socketionegotiation` input binding.
@@ -161,7 +161,7 @@ async def _run(
     request: str, out: func.Out[str], name: str, handle: Callable[[SocketEvent], Awaitable[list[Action]]]
 ) -> None:
     """Translate the trigger data, run the event, write its actions as one JSON array."""
-    event = read_event(request)  # malformed trigger data: an exception, so HTTP 500 to the service
+    event = read_event(request)  # malformed trigger data raises: the function fails, the socket hears nothing
     try:
         actions = await handle(event)
     except Exception:  # a failure must reach the client as `internal`, not vanish

@@ -1,4 +1,4 @@
-"""The JSON the Socket.IO trigger hands a function, read into one small value (see AZURE.md).
+"""The JSON the Socket.IO trigger hands a function, read into one small value (see docs/AZURE.md).
 
 - connect: `{namespace, socketId, claims, query, headers, clientCertificates}`, where the
   dictionaries map a name to an array of values;

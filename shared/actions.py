@@ -1,4 +1,4 @@
-"""Actions in the JSON vocabulary of the Socket.IO output binding (see AZURE.md).
+"""Actions in the JSON vocabulary of the Socket.IO output binding (see docs/AZURE.md).
 
 The Azure adapter writes a list of these as it is; the self-hosted adapter performs them
 with python-socketio. Keys are camelCase and `actionName` names the action.

@@ -1,4 +1,4 @@
-"""The binding metadata function_app declares, pinned to AZURE.md: any drift fails here."""
+"""The binding metadata function_app declares, pinned to docs/AZURE.md: any drift fails here."""
 
 from __future__ import annotations
 

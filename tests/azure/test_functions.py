@@ -1,4 +1,4 @@
-"""Each function called with trigger JSON shaped as AZURE.md says; the exact action JSON it writes."""
+"""Each function called with trigger JSON shaped as docs/AZURE.md says; the exact action JSON it writes."""
 
 from __future__ import annotations
 

