@@ -5,7 +5,8 @@ Each function only translates: its trigger data goes to `azure_adapter.adapter.A
 JSON array, to the `socketio` output binding. Shapes follow docs/AZURE.md.
 
 - `negotiate` / `register` (GET /api/negotiate, /api/register): PROTOCOL.md's negotiate;
-  the token comes from the `socketionegotiation` input binding.
+  the token is minted with the Web PubSub SDK (`azure_adapter/service_tokens.py`), so no
+  binding runs per request, not even for a CORS preflight.
 - `connect`, `connected`, `joinRoom`, `sendToRoom`, `disconnected`: the Socket.IO events the
   service forwards to /runtime/webhooks/socketio.
 - Entities `Room` (a room's text, version, language, cursor and members) and `Socket` (the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +29,7 @@ from azure_adapter.adapter import Adapter
 from azure_adapter.entities import DurableEntities, EntityStore
 from azure_adapter.events import SocketEvent, read_event
 from azure_adapter.http import cors_headers
+from azure_adapter.service_tokens import CONNECTION, ServiceConnection, TokenMinter
 from shared import protocol
 from shared.actions import Action
 from shared.capabilities import secret_bytes
@@ -36,7 +39,6 @@ from shared.settings import Settings, env_name
 
 log = logging.getLogger("codestream")
 
-CONNECTION = "WebPubSubForSocketIOConnectionString"
 TRIGGER = "socketiotrigger"
 OUTPUT = "socketio"
 
@@ -58,36 +60,32 @@ def adapter() -> Adapter:
     secret = settings().secret
     if secret is None:
         raise RuntimeError(f"{env_name('secret')} is not set")
-    return Adapter(settings(), secret_bytes(secret))
+    return Adapter(settings(), secret_bytes(secret), TokenMinter(ServiceConnection.from_env(os.environ), HUB))
 
 
 # --- HTTP: negotiate ----------------------------------------------------------------
 
 
 @app.route(route="negotiate", methods=["GET", "OPTIONS"])
-@app.generic_input_binding(arg_name="negotiation", type="socketionegotiation", hub=HUB, connection=CONNECTION)
 @app.durable_client_input(client_name="client")
-async def negotiate(
-    req: func.HttpRequest, negotiation: str, client: df.DurableOrchestrationClient
-) -> func.HttpResponse:
-    return await _negotiate(req, negotiation, DurableEntities(client))
+async def negotiate(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _negotiate(req, DurableEntities(client))
 
 
 @app.route(route="register", methods=["GET", "OPTIONS"])  # the tutorial's name for negotiate
-@app.generic_input_binding(arg_name="negotiation", type="socketionegotiation", hub=HUB, connection=CONNECTION)
 @app.durable_client_input(client_name="client")
-async def register(req: func.HttpRequest, negotiation: str, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return await _negotiate(req, negotiation, DurableEntities(client))
+async def register(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _negotiate(req, DurableEntities(client))
 
 
-async def _negotiate(req: func.HttpRequest, negotiation: str, entities: EntityStore) -> func.HttpResponse:
+async def _negotiate(req: func.HttpRequest, entities: EntityStore) -> func.HttpResponse:
     origin = req.headers.get("Origin")
     origins = settings().allowed_origins
     if req.method == "OPTIONS":
         return func.HttpResponse(status_code=204, headers=cors_headers(origin, origins, preflight=True))
     query = dict(req.params)
     try:
-        status, body = await adapter().negotiate(query, negotiation, entities)
+        status, body = await adapter().negotiate(query, entities)
     except Exception:
         log.exception("negotiate failed")
         status, body = 500, {"error": {"code": "internal", "message": "the server failed to negotiate"}}

@@ -28,13 +28,16 @@ from .connect import connect_status
 from .entities import EntityStore
 from .entity_store import EntityRoomStore
 from .events import SocketEvent
-from .http import service_grant
+from .service_tokens import TokenMinter
 
 
 class Adapter:
-    def __init__(self, settings: Settings, secret: bytes, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: Settings, secret: bytes, tokens: TokenMinter, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
         self.secret = secret
+        self.tokens = tokens
         self.clock = clock
         self.throttles = Throttles.for_settings(settings, time.monotonic)
 
@@ -45,16 +48,14 @@ class Adapter:
 
     # --- HTTP ---
 
-    async def negotiate(
-        self, query: Mapping[str, str], negotiation: Any, entities: EntityStore
-    ) -> tuple[int, dict[str, Any]]:
+    async def negotiate(self, query: Mapping[str, str], entities: EntityStore) -> tuple[int, dict[str, Any]]:
         """PROTOCOL.md's negotiate: (HTTP status, JSON body)."""
         store = EntityRoomStore(entities, self.settings)
         try:
             grant = await negotiate(query, self.secret, store, self.clock())
         except ProtocolError as error:
             return HTTP_STATUS[error.code], error_body(error)
-        endpoint, path, token = service_grant(negotiation)
+        endpoint, path, token = await self.tokens.mint(grant.user_id, self.settings.token_ttl_seconds)
         return 200, negotiate_body(grant, endpoint, path, token, self.settings)
 
     # --- Socket.IO events ---

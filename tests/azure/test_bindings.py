@@ -39,7 +39,6 @@ CLIENT = {"direction": "IN", "type": "durableClient", "name": "client"}
 def http(route: str) -> list[dict[str, Any]]:
     return [
         CLIENT,
-        {"direction": "IN", "type": "socketionegotiation", "name": "negotiation", "hub": HUB, "connection": CONNECTION},
         {
             "direction": "IN",
             "type": "httpTrigger",

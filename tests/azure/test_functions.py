@@ -7,11 +7,12 @@ import time
 from typing import Any
 
 import azure.functions as func
+import jwt
 import pytest
 
 import function_app
 from shared.capabilities import new_room_id, writer_key
-from tests.support.azure_host import DurableExtension, FakeOut, SocketIOService, functions
+from tests.support.azure_host import ACCESS_KEY, ENDPOINT, DurableExtension, FakeOut, SocketIOService, functions
 
 PATH = "/clients/socketio/hubs/" + function_app.HUB
 
@@ -283,13 +284,20 @@ async def test_a_failing_entity_read_becomes_an_internal_error(
 # --- negotiate -------------------------------------------------------------------------
 
 
-async def test_negotiate_answers_with_the_service_grant(secret: str, service: SocketIOService) -> None:
+async def test_negotiate_mints_the_token_with_the_access_key(
+    secret: str, service: SocketIOService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODESTREAM_TOKEN_TTL_SECONDS", "600")
+    function_app.settings.cache_clear()
+    function_app.adapter.cache_clear()
     response = await service.negotiate()
     body = json.loads(response.get_body())
-    grant = json.loads(service.negotiation())
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
-    assert (body["endpoint"], body["path"]) == (grant["endpoint"], grant["path"])
+    assert (body["endpoint"], body["path"]) == (ENDPOINT, "/clients/socketio/hubs/codestream")
+    claims = jwt.decode(body["token"], ACCESS_KEY, algorithms=["HS256"], audience=ENDPOINT + body["path"])
+    assert 590 <= claims["exp"] - time.time() <= 600  # the lifetime is codestream's setting
+    assert isinstance(claims["sub"], str) and claims["sub"]
     assert body["url"] == f"{body['endpoint']}?access_token={body['token']}"
     assert body["writer_key"] == writer_key(secret.encode(), body["room_id"])
     assert service.durable.state("Room", body["room_id"])["text"] == ""
@@ -313,7 +321,7 @@ async def test_cors_for_the_allowed_origins_only(
     preflight = func.HttpRequest(
         "OPTIONS", "http://h/api/negotiate", headers={"Origin": "https://site.example"}, body=b""
     )
-    response = await fn(req=preflight, negotiation=service.negotiation(), client=service.durable.client_binding())
+    response = await fn(req=preflight, client=service.durable.client_binding())
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "https://site.example"
     assert "GET" in response.headers["Access-Control-Allow-Methods"]
@@ -345,3 +353,17 @@ async def _room_with_text(service: SocketIOService, text: str) -> str:
     await invoke("send_to_room", event("w1", "sendToRoom", payload), service.durable)
     await service.settle()
     return room
+
+
+async def test_a_negotiate_that_cannot_mint_answers_500_with_cors_headers(
+    secret: str, service: SocketIOService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No binding runs before the function: its own failure still carries CORS, so the page can read it."""
+    monkeypatch.setenv("CODESTREAM_ALLOWED_ORIGINS", "https://site.example")
+    monkeypatch.setenv("WebPubSubForSocketIOConnectionString", "Endpoint=nonsense")
+    function_app.settings.cache_clear()
+    function_app.adapter.cache_clear()
+    response = await service.negotiate(origin="https://site.example")
+    assert response.status_code == 500
+    assert response.headers["Access-Control-Allow-Origin"] == "https://site.example"
+    assert json.loads(response.get_body())["error"]["code"] == "internal"

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 import function_app
+from azure_adapter.service_tokens import CONNECTION
 from shared.capabilities import new_secret
-from tests.support.azure_host import DurableExtension, SocketIOService
+from tests.support.azure_host import CONNECTION_STRING, DurableExtension, SocketIOService
 
 
 @pytest.fixture
@@ -16,6 +17,7 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh CODESTREAM_SECRET, and a fresh adapter (with its rate limiter) built from it."""
     value = new_secret()
     monkeypatch.setenv("CODESTREAM_SECRET", value)
+    monkeypatch.setenv(CONNECTION, CONNECTION_STRING)
     monkeypatch.delenv("CODESTREAM_ALLOWED_ORIGINS", raising=False)
     function_app.settings.cache_clear()
     function_app.adapter.cache_clear()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ import function_app
 
 ENDPOINT = "https://codestream-test.webpubsub.azure.com"
 ACCESS_KEY = "test-access-key-for-the-simulated-service-0123456789"
+CONNECTION_STRING = f"Endpoint={ENDPOINT};AccessKey={ACCESS_KEY};Version=1.0;"  # what negotiate mints with
 RPC_BASE_URL = "http://127.0.0.1:7071/runtime/webhooks/durabletask/"
 # The module (its package re-exports the class under the same name): the client looks up
 # its HTTP helpers here when it is built.
@@ -173,13 +173,6 @@ class SocketIOService:
         self.performed: list[dict[str, Any]] = []
         self._next = 0
 
-    def negotiation(self, ttl: int = 3600) -> str:
-        """The `socketionegotiation` binding's value: {endpoint, path, token}, as the extension mints it."""
-        now = int(time.time())
-        claims = {"nbf": now, "exp": now + ttl, "iat": now, "aud": f"{ENDPOINT}/{self.path.lstrip('/')}"}
-        token = jwt.encode(claims, ACCESS_KEY.encode(), algorithm="HS256")
-        return json.dumps({"endpoint": ENDPOINT, "path": self.path, "token": token})
-
     # --- calling functions ---
 
     async def call(self, name: str, trigger: dict[str, Any]) -> str | None:
@@ -208,7 +201,7 @@ class SocketIOService:
         url = f"http://localhost:7071/api/{route}"
         request = func.HttpRequest("GET", url, headers=headers, params=query, body=b"")
         fn = functions()[route].get_user_function()
-        response = await fn(req=request, negotiation=self.negotiation(), client=self.durable.client_binding())
+        response = await fn(req=request, client=self.durable.client_binding())
         await self.settle()
         return response
 
