@@ -174,6 +174,7 @@ async def _run(
 
 @app.entity_trigger(context_name="context", entity_name=ROOM_ENTITY)
 def Room(context: df.DurableEntityContext) -> None:
+    """One room's state; each operation carries its time (`at`), so this reads no clock."""
     state = context.get_state(expected_type=dict)
     _keep(
         context,
