@@ -22,28 +22,19 @@ class InjectedFault(RuntimeError):
 
 
 def fail_sends_containing(marker: str, times: int = 1) -> Callable[[], None]:
-    """Patch the core's two sendToRoom entry points; returns the function that undoes it."""
-    originals = {name: getattr(Handlers, name) for name in ("send_to_room", "relay_write")}
+    """Patch the core's sendToRoom (every host's); returns the function that undoes it."""
+    original = Handlers.send_to_room
     left = [times]
 
-    def check(payload: Any) -> None:
+    async def send_to_room(self: Handlers, caller: Any, payload: Any) -> Any:
         if left[0] > 0 and marker in json.dumps(payload, ensure_ascii=False):
             left[0] -= 1
             raise InjectedFault(f"a sendToRoom holding {marker!r}")
-
-    async def send_to_room(self: Handlers, caller: Any, payload: Any) -> Any:
-        check(payload)
-        return await originals["send_to_room"](self, caller, payload)
-
-    def relay_write(self: Handlers, caller: Any, payload: Any) -> Any:
-        check(payload)
-        return originals["relay_write"](self, caller, payload)
+        return await original(self, caller, payload)
 
     Handlers.send_to_room = send_to_room  # type: ignore[method-assign]
-    Handlers.relay_write = relay_write  # type: ignore[method-assign]
 
     def undo() -> None:
-        for name, original in originals.items():
-            setattr(Handlers, name, original)
+        Handlers.send_to_room = original  # type: ignore[method-assign]
 
     return undo
