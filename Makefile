@@ -5,14 +5,15 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test lint setup site infra-tools clean bench fuzz audit
+.PHONY: run test lint setup site infra-tools clean bench fuzz audit azure-setup run-azure
 
 run: setup site
 	$(PY) -m selfhost --host $(HOST) --port $(PORT)
 
-test: setup site infra-tools
+test: setup site infra-tools azure-setup
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(addprefix --ignore=,$(AZURE_TESTS)) $(PYTEST_ARGS)
+	$(AZURE_PY) -m pytest $(AZURE_TESTS) $(AZURE_PYTEST_ARGS)
 
 # The full fuzz run (tests/fuzz): at least 10,000 generated cases; `make test` runs a fixed-seed sample.
 fuzz: setup
@@ -68,5 +69,33 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	touch $@
 
+# The Function App on Python 3.13 in Microsoft's worker (requirements-azure.txt): its own venv.
+# The tests that load function_app run there; the rest (scenarios, browser) reach it as a
+# subprocess (`python -m azure_local`). The 3.13 interpreter: pyenv's, else python3.13 on PATH.
+AZURE_VERSION := $(shell cat .python-version-azure)
+AZURE_VENV := .venv-azure
+AZURE_PY := $(AZURE_VENV)/bin/python
+AZURE_TESTS := tests/azure tests/azure_runtime tests/fuzz/test_fuzz_azure.py
+AZURE_PYTHON ?= $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/$(AZURE_VERSION).*/bin/python$(AZURE_VERSION)) \
+	$(wildcard /usr/bin/python$(AZURE_VERSION) /usr/local/bin/python$(AZURE_VERSION))))
+
+azure-setup: $(AZURE_VENV)/.installed
+
+$(AZURE_VENV)/.installed: requirements-azure.txt requirements.txt requirements-selfhost.txt .python-version-azure
+	@test -n "$(AZURE_PYTHON)" && "$(AZURE_PYTHON)" --version >/dev/null 2>&1 || { \
+		echo "make: the Azure tests need Python $(AZURE_VERSION) (Azure Functions' runtime): install it" \
+			"(pyenv install $(AZURE_VERSION), or Debian's python$(AZURE_VERSION)-venv)," \
+			"or pass AZURE_PYTHON=/path/to/python$(AZURE_VERSION)" >&2; exit 1; }
+	test -x $(AZURE_PY) || "$(AZURE_PYTHON)" -m venv $(AZURE_VENV)
+	$(AZURE_PY) -m pip install --quiet --upgrade pip
+	$(AZURE_PY) -m pip install --quiet -r requirements-azure.txt
+	touch $@
+
+# The Azure build locally (as `func start` would, on stand-ins for the two services): worker,
+# Web PubSub for Socket.IO, Durable Entities and the site on one address (default port 7071).
+AZURE_PORT ?= 7071
+run-azure: azure-setup site
+	$(AZURE_PY) -m azure_local --host $(HOST) --port $(AZURE_PORT)
+
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist test-artifacts
+	rm -rf $(VENV) $(INFRA_VENV) $(AZURE_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist test-artifacts

@@ -1,0 +1,87 @@
+"""The whole Azure build on one local address, as `func start` would serve it with Core Tools.
+
+One ASGI app holds the three parts a deployment has: the Function App's HTTP routes
+(`/api/<route>`, each an `httpTrigger` function run through the worker), the Durable
+extension's entity HTTP API (`/runtime/webhooks/durabletask/`), and Web PubSub for
+Socket.IO (`/clients/socketio/hubs/<hub>`); `/` serves the web client (static_site/dist).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .durable import DurableHost
+from .webpubsub import ConnectionString, SocketIOService, negotiation
+from .worker import Function, Worker, WorkerError
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC_DIR = ROOT / "static_site" / "dist"
+CONNECTION_SETTING = "WebPubSubForSocketIOConnectionString"
+LOCAL_ACCESS_KEY = "local-stand-in-access-key-not-a-secret-0123456789"
+
+
+class LocalAzure:
+    """The worker, the durable stand-in and the Web PubSub stand-in behind one base URL."""
+
+    def __init__(self, worker: Worker, base_url: str, hub: str, static_dir: Path = STATIC_DIR) -> None:
+        self.worker = worker
+        self.base_url = base_url.rstrip("/")
+        self.hub = hub
+        self.connection = ConnectionString(self.base_url, LOCAL_ACCESS_KEY)
+        self.durable = DurableHost(worker, self.base_url)
+        self.service = SocketIOService(worker, self.connection, hub, self.inputs)
+        routes: list[Route | Mount] = [
+            *self.durable.routes(),
+            Route("/api/{route:path}", self.http, methods=["GET", "POST", "OPTIONS", "PUT", "DELETE"]),
+        ]
+        if (static_dir / "index.html").is_file():
+            routes.append(Mount("/", StaticFiles(directory=static_dir, html=True)))
+        self.asgi = self.service.asgi(Starlette(routes=routes))
+
+    def inputs(self, function: Function) -> dict[str, Any]:
+        """The non-trigger input bindings: the durable client and the negotiation result."""
+        values: dict[str, Any] = {}
+        for binding in function.binding("IN"):
+            if binding["type"] == "durableClient":
+                values[binding["name"]] = self.worker.string(self.durable.client_binding())
+            elif binding["type"] == "socketionegotiation":
+                grant = negotiation(self.connection, binding.get("hub") or self.hub, time.time())
+                values[binding["name"]] = self.worker.string(json.dumps(grant))
+        return values
+
+    async def http(self, request: Request) -> Response:
+        route = request.path_params["route"]
+        function = self._http_function(route, request.method)
+        if function is None:
+            return Response(status_code=404)
+        body = await request.body()
+        trigger = self.worker.http(
+            request.method, str(request.url), dict(request.headers), dict(request.query_params), body
+        )
+        inputs = {function.trigger["name"]: trigger, **self.inputs(function)}
+        try:
+            result = await self.worker.invoke(function.name, inputs)
+        except WorkerError as error:  # the host answers 500 with no body of the function's
+            return JSONResponse({"error": str(error).splitlines()[0]}, status_code=500)
+        answer = result.return_value
+        if answer is None:
+            return Response(status_code=204)
+        return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+    def _http_function(self, route: str, method: str) -> Function | None:
+        for function in self.worker.functions.values():
+            trigger = function.trigger
+            if trigger["type"] != "httpTrigger" or trigger.get("route", function.name) != route:
+                continue
+            if method.upper() in [m.upper() for m in trigger.get("methods") or [method]]:
+                return function
+        return None
