@@ -26,6 +26,8 @@ from .worker import Function, Worker, WorkerError
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_DIR = ROOT / "static_site" / "dist"
 CONNECTION_SETTING = "WebPubSubForSocketIOConnectionString"
+# Not a route of Azure's: tests wait here until no entity has work queued or running.
+SETTLE_PATH = "/_local/settle"
 LOCAL_ACCESS_KEY = "local-stand-in-access-key-not-a-secret-0123456789"
 
 
@@ -40,12 +42,17 @@ class LocalAzure:
         self.durable = DurableHost(worker, self.base_url)
         self.service = SocketIOService(worker, self.connection, hub, self.inputs)
         routes: list[Route | Mount] = [
+            Route(SETTLE_PATH, self.settle),
             *self.durable.routes(),
             Route("/api/{route:path}", self.http, methods=["GET", "POST", "OPTIONS", "PUT", "DELETE"]),
         ]
         if (static_dir / "index.html").is_file():
             routes.append(Mount("/", StaticFiles(directory=static_dir, html=True)))
         self.asgi = self.service.asgi(Starlette(routes=routes))
+
+    async def settle(self, request: Request) -> Response:
+        await self.durable.settle()
+        return Response(status_code=204)
 
     def inputs(self, function: Function) -> dict[str, Any]:
         """The non-trigger input bindings: the durable client and the negotiation result."""

@@ -6,6 +6,8 @@ import pytest
 
 from tests.support.server import RunningServer, start_server
 
+pytest_plugins = ["tests.support.hosts"]  # the three hosts of the scenario and browser suites
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
