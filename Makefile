@@ -13,7 +13,8 @@ run: setup site
 test: setup site infra-tools azure-setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(addprefix --ignore=,$(AZURE_TESTS)) $(PYTEST_ARGS)
-	$(AZURE_PY) -m pytest $(AZURE_TESTS) $(AZURE_PYTEST_ARGS)
+	$(AZURE_PY) -m pytest tests/azure $(AZURE_PYTEST_ARGS)
+	$(AZURE_PY) -m pytest tests/fuzz/test_fuzz_azure.py  # the older simulated harness: a process of its own
 
 # The full fuzz run (tests/fuzz): at least 10,000 generated cases; `make test` runs a fixed-seed sample.
 fuzz: setup
@@ -70,12 +71,12 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	touch $@
 
 # The Function App on Python 3.13 in Microsoft's worker (requirements-azure.txt): its own venv.
-# The tests that load function_app run there; the rest (scenarios, browser) reach it as a
-# subprocess (`python -m azure_local`). The 3.13 interpreter: pyenv's, else python3.13 on PATH.
+# The tests that load function_app run there (tests/azure: in the worker, in-process); the
+# scenario and browser suites reach it as a subprocess (`python -m azure_local`). The 3.13 interpreter: pyenv's, else python3.13 on PATH.
 AZURE_VERSION := $(shell cat .python-version-azure)
 AZURE_VENV := .venv-azure
 AZURE_PY := $(AZURE_VENV)/bin/python
-AZURE_TESTS := tests/azure tests/azure_runtime tests/fuzz/test_fuzz_azure.py
+AZURE_TESTS := tests/azure tests/fuzz/test_fuzz_azure.py
 AZURE_PYTHON ?= $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/$(AZURE_VERSION).*/bin/python$(AZURE_VERSION)) \
 	$(wildcard /usr/bin/python$(AZURE_VERSION) /usr/local/bin/python$(AZURE_VERSION))))
 

@@ -47,8 +47,11 @@ class DurableHost:
         self.worker = worker
         self.rpc_base_url = base_url.rstrip("/") + RPC_PATH
         self.entities: dict[tuple[str, str], Entity] = {}
+        self.signals: list[tuple[str, str, str, str | None]] = []  # every signal received, for tests
         self.batches: list[dict[str, Any]] = []  # every trigger sent, for tests
         self.failures: list[str] = []
+        self.paused = False  # tests: signals wait in their queues until resume()
+        self.failing_reads = False  # tests: reads answer 500, as when storage is down
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -74,6 +77,8 @@ class DurableHost:
     # --- the HTTP API ---
 
     async def _get(self, request: Request) -> Response:
+        if self.failing_reads:
+            return JSONResponse({"message": "storage is down"}, status_code=500)
         entity = self._find(request.path_params["name"], request.path_params["key"])
         if entity is None or entity.state is None:
             return Response(status_code=404)
@@ -93,9 +98,18 @@ class DurableHost:
     # --- dispatch ---
 
     def signal(self, name: str, key: str, operation: str, raw_input: str | None) -> None:
+        self.signals.append((name, key, operation, raw_input))
         entity = self.entities.setdefault((name.lower(), key), Entity(name, key))
         entity.pending.append((operation, raw_input))
-        if entity.running is None:
+        self._dispatch(entity)
+
+    def resume(self) -> None:
+        self.paused = False
+        for entity in self.entities.values():
+            self._dispatch(entity)
+
+    def _dispatch(self, entity: Entity) -> None:
+        if entity.running is None and entity.pending and not self.paused:
             self._idle.clear()
             entity.running = asyncio.get_running_loop().create_task(self._drain(entity))
 

@@ -181,6 +181,10 @@ class HttpResponse:
     headers: dict[str, str]
     body: bytes
 
+    def header(self, name: str) -> str | None:
+        """A header's value, its name matched without regard to case (as HTTP does)."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
 
 def from_typed_data(data: Any) -> Any:
     """A TypedData the worker sent back, as the host reads it: text, JSON text, bytes or an HTTP response."""
