@@ -29,6 +29,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m azure_local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=7071, help="port; 0 picks a free one (default: %(default)s)")
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=5.0,
+        help="seconds the service waits for a connect function that failed before refusing (default: %(default)s)",
+    )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return parser.parse_args(argv)
 
@@ -47,17 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     base_url = f"http://{args.host}:{sock.getsockname()[1]}"
     try:
-        asyncio.run(_serve(sock, base_url, args.log_level))
+        asyncio.run(_serve(sock, base_url, args.log_level, args.connect_timeout))
     except WorkerError as error:
         print(f"azure_local: the worker could not load function_app.py: {error}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(sock: socket.socket, base_url: str, log_level: str) -> None:
+async def _serve(sock: socket.socket, base_url: str, log_level: str, connect_timeout: float) -> None:
     worker = Worker(ROOT)
     await worker.start()  # imports function_app: the settings must be in the environment first
     local = LocalAzure(worker, base_url, Settings.from_env().hub)
+    local.service.connect_timeout = connect_timeout
     os.environ[CONNECTION_SETTING] = local.connection.text()
     config = uvicorn.Config(local.asgi, log_level=log_level, lifespan="off", access_log=False)
     server = uvicorn.Server(config)

@@ -41,13 +41,19 @@ class LocalAzure:
         self.connection = ConnectionString(self.base_url, LOCAL_ACCESS_KEY)
         self.durable = DurableHost(worker, self.base_url)
         self.service = SocketIOService(worker, self.connection, hub, self.inputs)
+        prefix = route_prefix()
         routes: list[Route | Mount] = [
             Route(SETTLE_PATH, self.settle),
             *self.durable.routes(),
-            Route("/api/{route:path}", self.http, methods=["GET", "POST", "OPTIONS", "PUT", "DELETE"]),
+            Route(
+                f"/{prefix}/{{route:path}}" if prefix else "/{route:path}",
+                self.http,
+                methods=["GET", "POST", "OPTIONS", "PUT", "DELETE"],
+            ),
         ]
         if (static_dir / "index.html").is_file():
-            routes.append(Mount("/", StaticFiles(directory=static_dir, html=True)))
+            site = StaticFiles(directory=static_dir, html=True)
+            routes.append(Mount("/", _with_headers(site, static_web_app_headers(static_dir))))
         self.asgi = self.service.asgi(Starlette(routes=routes))
 
     async def settle(self, request: Request) -> Response:
@@ -92,3 +98,31 @@ class LocalAzure:
             if method.upper() in [m.upper() for m in trigger.get("methods") or [method]]:
                 return function
         return None
+
+
+def route_prefix() -> str:
+    """The HTTP routes' prefix, from host.json as the Functions host reads it (default `api`)."""
+    config = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
+    return str(config.get("extensions", {}).get("http", {}).get("routePrefix", "api")).strip("/")
+
+
+def static_web_app_headers(static_dir: Path) -> dict[str, str]:
+    """The `globalHeaders` Static Web Apps adds to every page of the site (CSP, ...)."""
+    path = static_dir / "staticwebapp.config.json"
+    if not path.is_file():
+        return {}
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("globalHeaders", {}))
+
+
+def _with_headers(app: Any, headers: dict[str, str]) -> Any:
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return wrapped

@@ -151,7 +151,8 @@ class SocketIOService:
         }
         status = await self._connect_status(trigger)
         if status != 200:
-            raise socketio.exceptions.ConnectionRefusedError(f"connect answered {status}")
+            reason = "the connect handler timed out" if status is None else f"connect answered {status}"
+            raise socketio.exceptions.ConnectionRefusedError(reason)
         self.sockets[sid] = Socket(sid, {sid})  # a socket is in the room named by its id
         asyncio.get_running_loop().create_task(self._call("connected", {"namespace": "/", "socketId": sid}))
 

@@ -140,3 +140,18 @@ async def test_one_batch_at_a_time_per_entity_in_signal_order(
     assert inputs == [f"R{i}" for i in range(12)] and not overlaps
     assert len(batches) < 12  # signals that came during a batch went together into the next
     assert local.durable.state("Socket", key) == {"room_id": "R11"}
+
+
+async def test_a_connect_that_fails_is_refused_only_after_the_service_timeout(
+    secret: str, local: LocalAzure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The extension awaits a return value a failed function never sets (issue 11, 5b): the service times out."""
+    import function_app
+
+    monkeypatch.setattr(local.service, "connect_timeout", 0.5)
+    monkeypatch.delenv("CODESTREAM_SECRET")  # adapter() raises: the connect function fails
+    function_app.adapter.cache_clear()
+    started = time.monotonic()
+    refused = await connect_with(local, token(local, f"/clients/socketio/hubs/{local.hub}"))
+    assert refused is not None and "timed out" in refused
+    assert time.monotonic() - started >= 0.5
