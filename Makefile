@@ -77,7 +77,8 @@ AZURE_VERSION := $(shell cat .python-version-azure)
 AZURE_VENV := .venv-azure
 AZURE_PY := $(AZURE_VENV)/bin/python
 AZURE_TESTS := tests/azure tests/fuzz/test_fuzz_azure.py
-AZURE_PYTHON ?= $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/$(AZURE_VERSION).*/bin/python$(AZURE_VERSION)) \
+PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
+AZURE_PYTHON ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(AZURE_VERSION).*/bin/python$(AZURE_VERSION)) \
 	$(wildcard /usr/bin/python$(AZURE_VERSION) /usr/local/bin/python$(AZURE_VERSION))))
 
 azure-setup: $(AZURE_VENV)/.installed

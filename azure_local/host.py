@@ -9,6 +9,7 @@ Socket.IO (`/clients/socketio/hubs/<hub>`); `/` serves the web client (static_si
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ STATIC_DIR = ROOT / "static_site" / "dist"
 CONNECTION_SETTING = "WebPubSubForSocketIOConnectionString"
 # Not a route of Azure's: tests wait here until no entity has work queued or running.
 SETTLE_PATH = "/_local/settle"
-LOCAL_ACCESS_KEY = "local-stand-in-access-key-not-a-secret-0123456789"
 
 
 class LocalAzure:
@@ -38,7 +38,8 @@ class LocalAzure:
         self.worker = worker
         self.base_url = base_url.rstrip("/")
         self.hub = hub
-        self.connection = ConnectionString(self.base_url, LOCAL_ACCESS_KEY)
+        # A key of this run only, as the resource's access key: tokens minted by another run fail.
+        self.connection = ConnectionString(self.base_url, secrets.token_urlsafe(32))
         self.durable = DurableHost(worker, self.base_url)
         self.service = SocketIOService(worker, self.connection, hub, self.inputs)
         prefix = route_prefix()
