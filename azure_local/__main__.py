@@ -19,7 +19,7 @@ import uvicorn
 from shared.capabilities import new_secret
 from shared.settings import Settings
 
-from .host import CONNECTION_SETTING, ROOT, LocalAzure
+from .host import CONNECTION_SETTING, ROOT, LocalAzure, local_connection
 from .worker import Worker, WorkerError
 
 SECRET_ENV = "CODESTREAM_SECRET"
@@ -61,11 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _serve(sock: socket.socket, base_url: str, log_level: str, connect_timeout: float) -> None:
+    connection = local_connection(base_url)
+    os.environ[CONNECTION_SETTING] = connection.text()  # an app setting, as the Function App has
     worker = Worker(ROOT)
-    await worker.start()  # imports function_app: the settings must be in the environment first
-    local = LocalAzure(worker, base_url, Settings.from_env().hub)
+    await worker.start()  # imports function_app: its settings are in the environment by now
+    local = LocalAzure(worker, connection, Settings.from_env().hub)
     local.service.connect_timeout = connect_timeout
-    os.environ[CONNECTION_SETTING] = local.connection.text()
     config = uvicorn.Config(local.asgi, log_level=log_level, lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     announce = asyncio.create_task(_announce(server, base_url))

@@ -34,12 +34,11 @@ SETTLE_PATH = "/_local/settle"
 class LocalAzure:
     """The worker, the durable stand-in and the Web PubSub stand-in behind one base URL."""
 
-    def __init__(self, worker: Worker, base_url: str, hub: str, static_dir: Path = STATIC_DIR) -> None:
+    def __init__(self, worker: Worker, connection: ConnectionString, hub: str, static_dir: Path = STATIC_DIR) -> None:
         self.worker = worker
-        self.base_url = base_url.rstrip("/")
+        self.base_url = connection.endpoint
         self.hub = hub
-        # A key of this run only, as the resource's access key: tokens minted by another run fail.
-        self.connection = ConnectionString(self.base_url, secrets.token_urlsafe(32))
+        self.connection = connection
         self.durable = DurableHost(worker, self.base_url)
         self.service = SocketIOService(worker, self.connection, hub, self.inputs)
         prefix = route_prefix()
@@ -99,6 +98,11 @@ class LocalAzure:
             if method.upper() in [m.upper() for m in trigger.get("methods") or [method]]:
                 return function
         return None
+
+
+def local_connection(base_url: str) -> ConnectionString:
+    """The stand-in service's connection string, with a key of this run only: other runs' tokens fail."""
+    return ConnectionString(base_url.rstrip("/"), secrets.token_urlsafe(32))
 
 
 def route_prefix() -> str:

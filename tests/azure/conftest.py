@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 import uvicorn
 
-from azure_local.host import CONNECTION_SETTING, ROOT, LocalAzure
+from azure_local.host import CONNECTION_SETTING, ROOT, LocalAzure, local_connection
 from azure_local.worker import Worker
 from shared.capabilities import new_secret
 from shared.settings import Settings
@@ -37,10 +37,11 @@ async def local() -> AsyncIterator[LocalAzure]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    connection = local_connection(base_url)
+    os.environ[CONNECTION_SETTING] = connection.text()
     worker = Worker(ROOT)
     await worker.start()
-    app = LocalAzure(worker, base_url, Settings.from_env().hub)
-    os.environ[CONNECTION_SETTING] = app.connection.text()
+    app = LocalAzure(worker, connection, Settings.from_env().hub)
     server = uvicorn.Server(uvicorn.Config(app.asgi, log_level="warning", lifespan="off", access_log=False))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
