@@ -5,31 +5,32 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test lint setup site infra-tools clean bench fuzz audit prerequisites-run prerequisites-test
+.PHONY: run test lint setup site infra-tools clean bench fuzz audit prerequisites-run prerequisites-test azure-setup run-azure
 
 # The prerequisites come first: make builds a target's prerequisites in the order listed.
 run: prerequisites-run setup site
 	$(PY) -m selfhost --host $(HOST) --port $(PORT)
 
 # pytest exits 5 when it collects nothing, and make fails with it: an empty run fails.
-test: prerequisites-test setup site infra-tools
+test: prerequisites-test setup site infra-tools azure-setup
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(addprefix --ignore=,$(AZURE_TESTS)) $(PYTEST_ARGS)
+	$(AZURE_PY) -m pytest tests/azure $(AZURE_PYTEST_ARGS)
+	$(AZURE_PY) -m pytest tests/fuzz/test_fuzz_azure.py  # the older simulated harness: a process of its own
 
 # What the machine itself must have (README.md's first lines), checked in one place:
 # tools/prerequisites.sh names whatever is missing in one message and how to install it;
 # for `make test`, as root on Debian, it installs Debian's chromium and redis-server itself.
-# PYTHON313: a Python 3.13 (the Azure Function App's version), found on PATH or in pyenv; not
-# needed yet: REQUIRE_PYTHON313=1 makes its absence an error.
+# PYTHON313: a Python 3.13 (the Azure Function App's version, .python-version-azure), found
+# in pyenv or on PATH; `make test` needs it for the Azure tests, `make run` does not.
 PYTHON313 ?= $(shell tools/prerequisites.sh python313)
-REQUIRE_PYTHON313 ?=
-PREREQUISITES := PYTHON=$(PYTHON) PYTHON313=$(PYTHON313) REQUIRE_PYTHON313=$(REQUIRE_PYTHON313) tools/prerequisites.sh
+PREREQUISITES := PYTHON=$(PYTHON) PYTHON313=$(PYTHON313) tools/prerequisites.sh
 
 prerequisites-run:
 	@$(PREREQUISITES) run
 
 prerequisites-test:
-	@$(PREREQUISITES) test
+	@REQUIRE_PYTHON313=1 $(PREREQUISITES) test
 
 # The full fuzz run (tests/fuzz): at least 10,000 generated cases; `make test` runs a fixed-seed sample.
 fuzz: setup
@@ -85,5 +86,28 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	touch $@
 
+# The Function App on Python 3.13 in Microsoft's worker (requirements-azure.txt): its own venv.
+# The tests that load function_app run there (tests/azure: in the worker, in-process); the
+# scenario and browser suites reach it as a subprocess (`python -m azure_local`).
+AZURE_VERSION := $(shell cat .python-version-azure)
+AZURE_VENV := .venv-azure
+AZURE_PY := $(AZURE_VENV)/bin/python
+AZURE_TESTS := tests/azure tests/fuzz/test_fuzz_azure.py
+
+azure-setup: $(AZURE_VENV)/.installed
+
+$(AZURE_VENV)/.installed: requirements-azure.txt requirements.txt requirements-selfhost.txt .python-version-azure
+	@REQUIRE_PYTHON313=1 $(PREREQUISITES) run  # names what to install when no Python 3.13 is found
+	test -x $(AZURE_PY) || "$(PYTHON313)" -m venv $(AZURE_VENV)
+	$(AZURE_PY) -m pip install --quiet --upgrade pip
+	$(AZURE_PY) -m pip install --quiet -r requirements-azure.txt
+	touch $@
+
+# The Azure build locally (as `func start` would, on stand-ins for the two services): worker,
+# Web PubSub for Socket.IO, Durable Entities and the site on one address (default port 7071).
+AZURE_PORT ?= 7071
+run-azure: azure-setup site
+	$(AZURE_PY) -m azure_local --host $(HOST) --port $(AZURE_PORT)
+
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist test-artifacts
+	rm -rf $(VENV) $(INFRA_VENV) $(AZURE_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist test-artifacts

@@ -89,7 +89,7 @@ param functionInstanceMemoryMB int = 2048
 @description('Also deploy the hub\'s event handler. Only once the code is deployed: the handler needs the Function App\'s socketio_extension key, which the code creates.')
 param wireEventHandler bool = false
 
-var pythonVersion = '3.11'
+var pythonVersion = '3.13' // .python-version-azure: the version tests/azure run the app on
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = {
   app: 'codestream'

@@ -7,6 +7,8 @@ import pytest
 from tests.support.server import RunningServer, start_server
 from tests.support.stats import STATS
 
+pytest_plugins = ["tests.support.hosts"]  # the three hosts of the scenario and browser suites
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:

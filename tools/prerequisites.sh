@@ -66,7 +66,7 @@ node_from_apt() {
 }
 
 check_python313() {
-  [[ ${REQUIRE_PYTHON313:-} == 1 ]] || return 0   # not needed yet: the Azure tests run on .venv
+  [[ ${REQUIRE_PYTHON313:-} == 1 ]] || return 0   # make run needs none; make test and run-azure do
   local found=${PYTHON313:-$(python313)}
   if ! { [[ -n $found ]] && "$found" -c 'import ensurepip, venv' 2>/dev/null; }; then
     MISSING+=("Python 3.13 with venv, the Azure Function App's version: ${found:-none on PATH or in pyenv}${found:+ does not run as one}")

@@ -38,13 +38,13 @@ param allowedOrigins array
 @secure()
 param codestreamSecret string
 
-@description('Python version of the Functions runtime; the repository pins it in .python-version.')
+@description('Python version of the Functions runtime; the repository pins it in .python-version-azure. From 3.13 on, requirements.txt pins the worker itself (azure-functions-runtime).')
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 @description('Most instances Flex Consumption may scale out to.')
 @minValue(1)

@@ -1,4 +1,4 @@
-"""The binding metadata function_app declares, pinned to docs/AZURE.md: any drift fails here."""
+"""The binding metadata the worker indexes from function_app's decorators, pinned to AZURE.md: any drift fails here."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import function_app
+from azure_local.host import LocalAzure
 from shared.settings import DEFAULT_HUB, Settings
-from tests.support.azure_host import bindings, functions
 
 HUB = Settings.from_env().hub or DEFAULT_HUB
 CONNECTION = "WebPubSubForSocketIOConnectionString"
@@ -64,41 +64,51 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def test_the_app_declares_exactly_these_functions() -> None:
-    assert sorted(functions()) == sorted(EXPECTED)
+def bindings(local: LocalAzure, name: str) -> list[dict[str, Any]]:
+    return local.worker.functions[name].bindings
+
+
+async def test_the_app_declares_exactly_these_functions(local: LocalAzure) -> None:
+    assert sorted(local.worker.functions) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_bindings(name: str) -> None:
+async def test_bindings(local: LocalAzure, name: str) -> None:
     def key(binding: dict[str, Any]) -> str:
         return binding["name"]
 
-    assert sorted(bindings(name), key=key) == sorted(EXPECTED[name], key=key)
+    assert sorted(bindings(local, name), key=key) == sorted(EXPECTED[name], key=key)
 
 
-def test_hub_comes_from_settings() -> None:
+async def test_hub_comes_from_settings(local: LocalAzure) -> None:
     assert function_app.HUB == HUB
-    hubs = {b["hub"] for name in functions() for b in bindings(name) if "hub" in b}
+    hubs = {b["hub"] for name in local.worker.functions for b in bindings(local, name) if "hub" in b}
     assert hubs == {HUB}
 
 
-def test_one_function_per_socketio_event() -> None:
-    events = [b["eventName"] for name in functions() for b in bindings(name) if b["type"] == "socketiotrigger"]
+async def test_one_function_per_socketio_event(local: LocalAzure) -> None:
+    events = [
+        b["eventName"]
+        for name in local.worker.functions
+        for b in bindings(local, name)
+        if b["type"] == "socketiotrigger"
+    ]
     assert sorted(events) == ["connect", "connected", "disconnected", "joinRoom", "sendToRoom"]
     # parameterNames must match the client's argument count exactly or the binding throws: left out.
-    assert not [b for name in functions() for b in bindings(name) if "parameterNames" in b]
+    assert not [b for name in local.worker.functions for b in bindings(local, name) if "parameterNames" in b]
 
 
-def test_functions_with_a_durable_client_are_async() -> None:
-    import inspect
+async def test_functions_with_a_durable_client_are_async(local: LocalAzure) -> None:
+    from azure_functions_runtime.handle_event import _functions  # the worker's registry
 
-    for name in functions():
-        if any(b["type"] == "durableClient" for b in bindings(name)):
-            assert inspect.iscoroutinefunction(functions()[name].get_user_function()), name
+    for name, function in local.worker.functions.items():
+        if any(b["type"] == "durableClient" for b in function.bindings):
+            assert _functions.get_function(function.function_id).is_async, name
 
 
-def test_connect_returns_its_answer_as_a_string() -> None:
-    import typing
+async def test_connect_has_the_implicit_return_the_service_reads(local: LocalAzure) -> None:
+    """A socketiotrigger is a generic binding: the worker gives it an implicit $return."""
+    from azure_functions_runtime.handle_event import _functions
 
-    hints = typing.get_type_hints(functions()["connect"].get_user_function())
-    assert hints["return"] is str
+    info = _functions.get_function(local.worker.functions["connect"].function_id)
+    assert info.has_return and info.return_type is not None

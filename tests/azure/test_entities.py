@@ -1,23 +1,14 @@
-"""The Room and Socket entities through their generated handlers, fed the Durable extension's batch JSON."""
+"""The Room and Socket entities invoked through the worker, fed the Durable extension's batch JSON."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from azure_local.host import LocalAzure
 from shared.capabilities import new_room_id
-from tests.support.azure_host import functions
 
-
-def run(entity: str, key: str, state: Any, *operations: tuple[str, Any]) -> dict[str, Any]:
-    """One batch as the extension sends it: `state` encoded once, each `input` twice."""
-    request = {
-        "self": {"name": entity, "key": key},
-        "exists": state is not None,
-        "state": None if state is None else json.dumps(state),
-        "batch": [{"name": op, "input": json.dumps(json.dumps(value))} for op, value in operations],
-    }
-    return json.loads(functions()[entity].get_user_function()(json.dumps(request)))
+from .calls import run_entity
 
 
 def delta(version: int, offset: int, length: int, text: str) -> dict[str, Any]:
@@ -25,9 +16,10 @@ def delta(version: int, offset: int, length: int, text: str) -> dict[str, Any]:
     return {"data": {"type": "delta", "version": version, "changes": [{"changes": [change], "eol": "\n"}]}, "at": 1.0}
 
 
-def test_room_batch_applies_operations_in_order() -> None:
+async def test_room_batch_applies_operations_in_order(local: LocalAzure) -> None:
     room = new_room_id()
-    result = run(
+    result = await run_entity(
+        local,
         "Room",
         room,
         None,
@@ -47,22 +39,24 @@ def test_room_batch_applies_operations_in_order() -> None:
     assert state["last_active"] == 3.0  # the operations' own times: the entity reads no clock
 
 
-def test_room_state_carries_over_between_batches() -> None:
+async def test_room_state_carries_over_between_batches(local: LocalAzure) -> None:
     room = new_room_id()
-    first = run(
+    first = await run_entity(
+        local,
         "Room",
         room,
         None,
         ("join", {"socket_id": "w1", "role": "writer", "at": 1.0}),
         ("receive", delta(1, 0, 0, "ab")),
     )
-    second = run("Room", room, json.loads(first["entityState"]), ("receive", delta(2, 1, 1, "c")))
+    second = await run_entity(local, "Room", room, json.loads(first["entityState"]), ("receive", delta(2, 1, 1, "c")))
     assert json.loads(second["entityState"])["text"] == "ac"
 
 
-def test_a_refused_delta_keeps_the_text_and_the_batch_goes_on() -> None:
+async def test_a_refused_delta_keeps_the_text_and_the_batch_goes_on(local: LocalAzure) -> None:
     room = new_room_id()
-    result = run(
+    result = await run_entity(
+        local,
         "Room",
         room,
         None,
@@ -74,22 +68,25 @@ def test_a_refused_delta_keeps_the_text_and_the_batch_goes_on() -> None:
     assert json.loads(result["entityState"])["text"] == "abc"
 
 
-def test_an_unknown_operation_is_an_error_result_and_changes_nothing() -> None:
+async def test_an_unknown_operation_is_an_error_result_and_changes_nothing(local: LocalAzure) -> None:
     room = new_room_id()
-    before = json.loads(run("Room", room, None, ("create", {"at": 1.0}))["entityState"])
-    result = run("Room", room, before, ("explode", {"x": 1, "at": 0}))
+    created = await run_entity(local, "Room", room, None, ("create", {"at": 1.0}))
+    before = json.loads(created["entityState"])
+    result = await run_entity(local, "Room", room, before, ("explode", {"x": 1, "at": 0}))
     assert result["results"][0]["isError"] is True
     assert "explode" in result["results"][0]["result"]
     assert json.loads(result["entityState"]) == before
 
 
-def test_a_viewer_cannot_create_a_room_by_joining() -> None:
-    result = run("Room", new_room_id(), None, ("join", {"socket_id": "v1", "role": "viewer", "at": 1.0}))
+async def test_a_viewer_cannot_create_a_room_by_joining(local: LocalAzure) -> None:
+    result = await run_entity(
+        local, "Room", new_room_id(), None, ("join", {"socket_id": "v1", "role": "viewer", "at": 1.0})
+    )
     assert result["entityExists"] is False
 
 
-def test_socket_entity_binds_and_forgets() -> None:
-    bound = run("Socket", "s1", None, ("bind", {"room_id": "R"}))
+async def test_socket_entity_binds_and_forgets(local: LocalAzure) -> None:
+    bound = await run_entity(local, "Socket", "s1", None, ("bind", {"room_id": "R"}))
     assert (bound["entityExists"], json.loads(bound["entityState"])) == (True, {"room_id": "R"})
-    gone = run("Socket", "s1", {"room_id": "R"}, ("unbind", {"socket_id": "s1"}))
+    gone = await run_entity(local, "Socket", "s1", {"room_id": "R"}, ("unbind", {"socket_id": "s1"}))
     assert gone["entityExists"] is False

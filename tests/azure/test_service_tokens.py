@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
+import pytest_asyncio
 import trustme
 from aiohttp import web
 
@@ -79,7 +80,7 @@ class StandIns:
     seen: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # the loop every async test here runs on (conftest.py)
 async def stand_ins(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIns]:
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")

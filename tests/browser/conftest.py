@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support.server import ROOT
+from tests.support.server import ROOT, RunningServer
 
 # This machine's network is closed: keep Chromium from calling home at every start.
 CHROMIUM_ARGS = [
@@ -67,6 +67,12 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     yield context
     context.close()
     assert not problems, problems
+
+
+@pytest.fixture
+def server(host: RunningServer) -> RunningServer:
+    """Every browser test that takes `server` runs on each host (tests/support/hosts.py)."""
+    return host
 
 
 @pytest.fixture(scope="session")

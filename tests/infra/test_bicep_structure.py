@@ -132,6 +132,20 @@ def test_the_runtime_is_the_repositorys_python(trees: Trees) -> None:
     assert runtime == {"name": "python", "version": "pythonVersion"}
 
 
+def test_the_worker_is_pinned_for_a_python_with_runtime_versioning() -> None:
+    """From Python 3.13, an app that lists azure-functions-runtime runs on exactly that worker."""
+    major, minor = (int(part) for part in tools.python_version().split("."))
+    assert (major, minor) >= (3, 13), "the Function App targets Python 3.13+ (issue 11)"
+    pins = {}
+    for line in (tools.REPO / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        name, sep, version = line.split("#")[0].strip().partition("==")
+        if sep:
+            pins[name.lower()] = version
+    assert pins.get("azure-functions-runtime"), "requirements.txt must pin azure-functions-runtime"
+    assert pins.get("azure-functions", "").startswith("2."), "azure-functions 2.x is the Python 3.13 line"
+    assert pins.get("azure-functions-durable")
+
+
 def test_the_function_app_is_flex_consumption_with_its_own_identity(trees: Trees) -> None:
     tree = trees[tools.FUNCTION_BICEP]
     plan = resource(tree, "plan")

@@ -91,10 +91,13 @@ def default_hub() -> str:
 
 
 def python_version() -> str:
-    """major.minor from the repository's .python-version (e.g. `3.11` or `3.11.7` gives `3.11`)."""
-    path = REPO / ".python-version"
+    """major.minor of the Function App's Python, from .python-version-azure (`3.13` or `3.13.0` gives `3.13`).
+
+    The Azure venv (.venv-azure) is built with that version, and tests/azure run the app on it.
+    """
+    path = REPO / ".python-version-azure"
     if not path.exists():
-        pytest.fail(".python-version is missing: the Bicep runtime version is checked against it", pytrace=False)
+        pytest.fail(".python-version-azure is missing: the Bicep runtime version is checked against it", pytrace=False)
     return ".".join(path.read_text(encoding="utf-8").strip().split(".")[:2])
 
 

@@ -1,4 +1,8 @@
-"""Run `function_app` the way Azure would, with no Azure: a simulated Socket.IO service and Durable extension.
+"""The older simulated host, kept only for tests/fuzz/test_fuzz_azure.py (calls the functions directly).
+
+Everything else runs function_app in Microsoft's worker behind azure_local's stand-ins
+(tests/azure/conftest.py). This module calls `app.get_functions()`, which may run once per
+app object, so it must not share a process with the worker: `make test` runs it apart.
 
 - `SocketIOService` plays Web PubSub for Socket.IO in serverless mode: it mints the
   negotiation result (as the `socketionegotiation` binding does), calls the function for
