@@ -166,7 +166,10 @@ async def _run(
         log.exception("%s failed for socket %s", name, event.socket_id)
         actions = internal_error(event.socket_id, name) if name in protocol.CLIENT_EVENTS else []
     if actions:
-        out.set(json.dumps(actions))
+        # The list, not its text: the worker sends it as JSON, which the host reads without
+        # date parsing; a string would have every date-like text rewritten (docs/AZURE.md).
+        # `func.Out[str]` stays: the worker accepts no other annotation on a generic binding.
+        out.set(actions)  # type: ignore[arg-type]
 
 
 # --- Durable Entities ---------------------------------------------------------------

@@ -4,12 +4,17 @@
   dictionaries map a name to an array of values;
 - connected: `{namespace, socketId}`; disconnected: `{namespace, socketId, reason}`;
 - a user event: `{namespace, socketId, payload, eventName, parameters}`, `parameters` being
-  the arguments the client emitted (null when none).
+  the arguments the client emitted (null when none) and `payload` the packet as it came.
+
+A user event's arguments are read from `payload`: `parameters` went through Newtonsoft.Json,
+which rewrites every whole string that looks like a date (a pasted timestamp would change on
+the way; docs/AZURE.md). `parameters` is the fallback when `payload` does not parse.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +49,9 @@ def read_event(raw: str | bytes | Mapping[str, Any]) -> SocketEvent:
     socket_id = data.get("socketId")
     if not isinstance(socket_id, str) or not socket_id:
         raise TriggerError("trigger data has no socketId")
-    parameters = data.get("parameters")
+    parameters = _arguments(data.get("payload"), data.get("eventName"))
+    if parameters is None:
+        parameters = data.get("parameters")
     reason = data.get("reason")
     return SocketEvent(
         socket_id=socket_id,
@@ -55,6 +62,24 @@ def read_event(raw: str | bytes | Mapping[str, Any]) -> SocketEvent:
         headers=_values(data.get("headers")),
         reason=reason if isinstance(reason, str) else None,
     )
+
+
+# Engine.IO MESSAGE (4), Socket.IO EVENT (2), an optional namespace and ack id, then the JSON
+# array: the extension's own decoder (EngineIOProtocol.DecodePacket, SocketIOProtocol.DecodePacket).
+_EVENT_PACKET = re.compile(r"42(?:/[^,]*,)?[0-9]*")
+
+
+def _arguments(payload: Any, event_name: Any) -> list[Any] | None:
+    """The emitted arguments as the client sent them; None when `payload` is no such event."""
+    if not isinstance(payload, str) or (match := _EVENT_PACKET.match(payload)) is None:
+        return None
+    try:
+        packet = json.loads(payload[match.end() :])
+    except ValueError:
+        return None
+    if not isinstance(packet, list) or not packet or (event_name is not None and packet[0] != event_name):
+        return None
+    return packet[1:]
 
 
 def _values(value: Any) -> dict[str, list[str]]:

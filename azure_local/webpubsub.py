@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 import jwt
 import socketio
 
+from .newtonsoft import rewrite_dates
 from .worker import Worker, WorkerError
 
 log = logging.getLogger("azure_local.webpubsub")
@@ -173,7 +174,9 @@ class SocketIOService:
         if sid not in self.sockets:
             return
         packet = "42" + json.dumps([event, *args], separators=(",", ":"))
-        trigger = {"namespace": "/", "socketId": sid, "payload": packet, "eventName": event, "parameters": list(args)}
+        # `parameters` as the extension parsed them (dates rewritten); `payload` is the packet as sent.
+        parameters = rewrite_dates(list(args))
+        trigger = {"namespace": "/", "socketId": sid, "payload": packet, "eventName": event, "parameters": parameters}
         await self._call(event, trigger)
 
     async def _disconnect(self, sid: str, reason: str = "client disconnect") -> None:
@@ -201,7 +204,10 @@ class SocketIOService:
         for binding in function.binding("OUT", "socketio"):
             value = result.outputs.get(binding["name"])
             if value is not None:
-                await self.perform(json.loads(value))
+                actions = json.loads(value)
+                # The host reads an output written as a string with date parsing on, JSON without.
+                string = result.output_kinds.get(binding["name"]) == "string"
+                await self.perform(rewrite_dates(actions) if string else actions)
 
     # --- the output binding ---
 

@@ -93,6 +93,7 @@ class Result:
     return_value: Any
     outputs: dict[str, Any]
     response: Any = field(repr=False)
+    output_kinds: dict[str, str] = field(default_factory=dict)  # name -> TypedData kind: "string", "json", ...
 
 
 class Worker:
@@ -157,8 +158,9 @@ class Worker:
         response = await runtime.invocation_request(WorkerRequest("FunctionInvocationRequest", message, {}))
         _check(response, name)
         outputs = {b.name: from_typed_data(b.data) for b in response.output_data}
+        kinds = {b.name: b.data.WhichOneof("data") or "" for b in response.output_data}
         returned = from_typed_data(response.return_value) if response.HasField("return_value") else None
-        return Result(returned, outputs, response)
+        return Result(returned, outputs, response, kinds)
 
     # --- TypedData, as the host builds it ---
 

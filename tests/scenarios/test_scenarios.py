@@ -184,3 +184,17 @@ async def test_a_burst_of_joins_is_one_presence_broadcast_to_viewers(driver: Dri
     heard = [m["viewers"] for m in first.of_type("presence")]
     assert heard[0] == 1 and len(heard) <= 3, heard  # its own join, then one or two broadcasts, not four
     assert all(other.presence is not None for other in others)
+
+
+async def test_a_pasted_timestamp_streams_as_typed(driver: Driver) -> None:
+    """Newtonsoft.Json, in the Azure host and extension, rewrites whole strings that look like dates
+    (`...00.000Z` becomes `...00Z`, an offset moves to UTC); the stream must carry them as typed."""
+    writer = await open_room(driver)
+    viewer = await watch(driver, writer.room_id)
+    for stamp in ("2024-01-01T00:00:00.000Z", "2024-01-01T10:00:00+02:00", "/Date(0)/"):
+        await writer.edit(monaco_event((len(writer.text()), 0, stamp)))
+        await writer.edit(monaco_event((len(writer.text()), 0, " ok\n")))
+    await viewer.wait_text(writer.text())
+    await driver.settle()
+    late = await watch(driver, writer.room_id)  # the room's own text, as the entity keeps it
+    await late.wait_text(writer.text())
