@@ -1,4 +1,5 @@
-"""When the server fails on a writer's message, the writer's page sends its whole text again.
+"""When the server fails on a writer's message, the writer's page sends its whole text again,
+on each host: self-hosted and the Azure build in Microsoft's worker.
 
 The server's core is made to fail (tests/support/faults.py) on the last edit the writer
 makes: that edit reaches neither the room nor the viewers, and nothing later would reveal
@@ -15,6 +16,7 @@ from playwright.sync_api import BrowserContext, expect
 
 from tests.browser.pages import focus_editor, open_viewer, open_writer, share_link, stats, text, wait_text
 from tests.support.faults import MARKER_ENV
+from tests.support.hosts import start_azure_local
 from tests.support.server import RunningServer, start_server
 
 pytestmark = pytest.mark.browser
@@ -22,9 +24,13 @@ pytestmark = pytest.mark.browser
 MARKER = "💥"  # one keystroke, so one delta holds it whole
 
 
-@pytest.fixture
-def failing_server(tmp_path: Path) -> Iterator[RunningServer]:
-    running = start_server(tmp_path, env={MARKER_ENV: MARKER}, module="tests.support.failing_selfhost")
+@pytest.fixture(params=["selfhost", "azure"])
+def failing_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
+    env = {MARKER_ENV: MARKER}
+    if request.param == "selfhost":
+        running = start_server(tmp_path, env=env, module="tests.support.failing_selfhost")
+    else:
+        running = start_azure_local(tmp_path, env=env, module="tests.support.failing_azure_local")
     yield running
     running.stop()
 

@@ -29,14 +29,16 @@ AZURE_PYTHON = ROOT / ".venv-azure" / "bin" / "python"
 REDIS_SERVER = shutil.which("redis-server")
 
 
-def start_azure_local(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60) -> RunningServer:
-    """Run `python -m azure_local` with the Azure venv's Python and wait for its `Visit` line."""
+def start_azure_local(
+    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60, module: str = "azure_local"
+) -> RunningServer:
+    """Run `python -m <module>` (azure_local) with the Azure venv's Python and wait for its `Visit` line."""
     if not AZURE_PYTHON.exists():
         pytest.fail(f"{AZURE_PYTHON} is missing: `make azure-setup` builds the Azure venv (Python 3.13)", pytrace=False)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")}
     full_env.update(env or {})
     full_env["PYTHONUNBUFFERED"] = "1"
-    command = [str(AZURE_PYTHON), "-m", "azure_local", "--host", "127.0.0.1", "--port", "0"]
+    command = [str(AZURE_PYTHON), "-m", module, "--host", "127.0.0.1", "--port", "0"]
     process = subprocess.Popen(
         command, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
