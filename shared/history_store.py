@@ -79,8 +79,10 @@ class MemoryHistoryStore:
             return None
         base, position = EMPTY, 0
         if history.checkpoints:
-            found = len(history.checkpoints) if version is None else bisect.bisect_right(
-                history.checkpoints, version, key=lambda c: c[0]
+            found = (
+                len(history.checkpoints)
+                if version is None
+                else bisect.bisect_right(history.checkpoints, version, key=lambda c: c[0])
             )
             if found:
                 _, position, base = history.checkpoints[found - 1]
