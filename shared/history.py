@@ -239,17 +239,22 @@ def page(entries: Sequence[Entry], after: int | None, limit: int) -> Page:
 
 @dataclass(frozen=True)
 class CheckpointPolicy:
-    """Keep the whole text after `every_deltas` deltas or `every_units` UTF-16 units of change.
+    """When to keep the whole text: whichever comes first of `every_deltas` deltas,
+    `every_units` UTF-16 units of change, or `every_work` units of text moved, that is the
+    deltas since the last checkpoint times the text's length (each delta costs about one pass
+    over the text's buffer).
 
-    The text at a version is then rebuilt from at most that many deltas and that much
-    changed text (plus one more message), whatever the stream's length.
+    The text at a version is then rebuilt from one checkpoint and at most that many deltas
+    carrying at most that much changed text, so in time bounded whatever the stream's length:
+    a 1 MB text checkpoints every 64 deltas, a 64 KB one every 500 (the figures: tests/support/history_figures.py).
     """
 
-    every_deltas: int = 200
+    every_deltas: int = 500
     every_units: int = 64 * 1024
+    every_work: int = 64 * 1024 * 1024
 
-    def due(self, deltas: int, units: int) -> bool:
-        return deltas >= self.every_deltas or units >= self.every_units
+    def due(self, deltas: int, units: int, length: int) -> bool:
+        return deltas >= self.every_deltas or units >= self.every_units or deltas * length >= self.every_work
 
 
 def change_units(message: Mapping[str, Any]) -> int:
@@ -367,7 +372,7 @@ class Recorder:
             return Recording(kept)
         track.deltas += sum(1 for e in texts if e.message["type"] == MessageType.DELTA)
         track.units += sum(change_units(e.message) for e in texts)
-        if track.checkpointed and not self.policy.due(track.deltas, track.units):
+        if track.checkpointed and not self.policy.due(track.deltas, track.units, len(room.document)):
             return Recording(kept)
         track.deltas = track.units = 0
         track.checkpointed = True

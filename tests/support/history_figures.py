@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -82,8 +83,8 @@ async def text_at_figures(folder: Path, versions: int = 10_000, samples: int = 5
             offset = rng.randrange(length - 100)
             data = edit(version, offset, 100, line(rng, 100))
         else:
-            data = edit(version, rng.randrange(length + 1), 0, line(rng, 100))
-            length += 100
+            data = edit(version, rng.randrange(length + 1), 0, line(rng, 106))
+            length += 106
         at = START + version * 0.05
         recording = await record(store, store, recorders[0], ROOM, data, at, SETTINGS)
         await record(memory_rooms, memory, recorders[1], ROOM, data, at, SETTINGS)
@@ -138,7 +139,16 @@ async def typing_hour_figures(folder: Path, keys: int = 72_000) -> dict[str, Any
     elapsed = time.perf_counter() - started
     files = [p for p in folder.iterdir() if p.name.startswith(path.name)]
     on_disk = sum(p.stat().st_size for p in files)
+    with sqlite3.connect(path) as conn:
+        entries, entry_bytes = conn.execute("SELECT count(*), sum(length(message)) FROM entries").fetchone()
+        checkpoints, checkpoint_bytes = conn.execute(
+            "SELECT count(*), sum(length(content)) FROM checkpoints"
+        ).fetchone()
     return {
+        "entries": entries,
+        "entry_message_bytes": entry_bytes,
+        "checkpoints": checkpoints,
+        "checkpoint_bytes_compressed": checkpoint_bytes,
         "keys": keys,
         "text_units": length,
         "bytes_on_disk": on_disk,

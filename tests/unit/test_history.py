@@ -313,7 +313,10 @@ def record(recorder: Recorder, room: Room, data: dict[str, Any], at: float) -> t
 
 
 def test_checkpoints_on_the_first_change_then_every_n_deltas() -> None:
-    room, recorder = new_room(ROOM, SETTINGS), Recorder(CheckpointPolicy(every_deltas=3, every_units=10**6))
+    room, recorder = (
+        new_room(ROOM, SETTINGS),
+        Recorder(CheckpointPolicy(every_deltas=3, every_units=10**6, every_work=10**9)),
+    )
     checkpoints = []
     for version in range(1, 8):
         _, snapshot = record(recorder, room, insert(version, version - 1, "a"), float(version))
@@ -324,12 +327,28 @@ def test_checkpoints_on_the_first_change_then_every_n_deltas() -> None:
 
 
 def test_checkpoints_after_m_units_of_change() -> None:
-    room, recorder = new_room(ROOM, SETTINGS), Recorder(CheckpointPolicy(every_deltas=100, every_units=10))
+    room, recorder = (
+        new_room(ROOM, SETTINGS),
+        Recorder(CheckpointPolicy(every_deltas=100, every_units=10, every_work=10**9)),
+    )
     record(recorder, room, insert(1, 0, "a"), 1.0)
     _, small = record(recorder, room, insert(2, 1, "bcd"), 2.0)
     _, big = record(recorder, room, insert(3, 4, "😀" * 4), 3.0)  # 8 units: 11 since the last
     assert small is None
     assert big == Snapshot(3, 3.0, "abcd" + "😀" * 4, None)
+
+
+def test_checkpoints_sooner_the_longer_the_text() -> None:
+    room, recorder = (
+        new_room(ROOM, SETTINGS),
+        Recorder(CheckpointPolicy(every_deltas=100, every_units=10**6, every_work=40)),
+    )
+    record(recorder, room, full(0, "x" * 10, numbering="native"), 1.0)  # the first checkpoint
+    kept = []
+    for version in range(1, 6):
+        _, snapshot = record(recorder, room, insert(version, 0, "a"), float(version))
+        kept.append(None if snapshot is None else snapshot.version)
+    assert kept == [None, None, None, 4, None]  # 3 deltas on 13 units: 39 < 40; 4 on 14: 56
 
 
 def test_the_checkpoint_is_the_rooms_text_and_language() -> None:
