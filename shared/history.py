@@ -246,10 +246,10 @@ class CheckpointPolicy:
 
     The text at a version is then rebuilt from one checkpoint and at most that many deltas
     carrying at most that much changed text, so in time bounded whatever the stream's length:
-    a 1 MB text checkpoints every 64 deltas, a 64 KB one every 500 (the figures: tests/support/history_figures.py).
+    a 1 MB text checkpoints every 64 deltas, a short one every 200 (figures: tests/support/history_figures.py).
     """
 
-    every_deltas: int = 500
+    every_deltas: int = 200
     every_units: int = 64 * 1024
     every_work: int = 64 * 1024 * 1024
 
@@ -270,11 +270,16 @@ def change_units(message: Mapping[str, Any]) -> int:
 class Sampler:
     """Which of a room's cursor and language entries the history keeps.
 
-    Cursors: at most one per `interval` seconds; one that comes sooner waits, replaced by any
-    later cursor, and is kept before the next entry kept (so the last cursor before a text
-    change is always there) or by `due` once its turn came. Between two text changes at most
-    `max_extras` cursor and language entries are kept; past that only the last of each kind
-    waits for the next text change. That bounds the entries of one version (see `page`).
+    Cursors: about one per `interval` seconds. One that comes sooner waits, replaced by any
+    later cursor, and is kept by `due` once its turn came, or before the next entry kept. At a
+    text change the waiting cursor is kept before it when its turn came or when the text had
+    not changed for `interval` (the writer moved, then typed: the last cursor before a text
+    change is there); otherwise it is dropped, as the writer is typing, its cursor follows the
+    text, and codestream's writer sends a cursor after every delta. So typing at 20 keys a
+    second keeps about 4 cursors a second, and one pause-then-type adds one.
+    Between two text changes at most `max_extras` cursor and language entries are kept; past
+    that only the last of each kind waits for the next text change. That bounds the entries of
+    one version (see `page`).
     """
 
     clock: Callable[[], float] = time.monotonic
@@ -282,17 +287,22 @@ class Sampler:
     max_extras: int = 256
     pending: dict[str, Entry] = field(default_factory=dict)
     last_cursor: float = -math.inf
+    last_text: float = -math.inf
     extras: int = 0
 
     def admit(self, entry: Entry) -> list[Entry]:
         """The entries to keep now, given `entry` (in order; perhaps none)."""
         kind = entry.message["type"]
+        now = self.clock()
         if kind in TEXT_TYPES:
+            cursor = self.pending.get(MessageType.CURSOR)
+            if cursor is not None and max(now - self.last_cursor, now - self.last_text) < self.interval:
+                del self.pending[MessageType.CURSOR]  # typing: the text change moves the cursor anyway
             kept = [*self._take_pending(), entry]
-            self.extras = 0
+            self._count(kept[:-1], now)
+            self.extras, self.last_text = 0, now
             return kept
         self.pending.pop(kind, None)  # superseded by this one
-        now = self.clock()
         if self.extras >= self.max_extras or (kind == MessageType.CURSOR and now - self.last_cursor < self.interval):
             self.pending[kind] = entry
             return []

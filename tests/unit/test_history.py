@@ -273,6 +273,20 @@ def test_cursors_at_most_four_a_second_and_the_last_before_a_text_change() -> No
     assert before_text == [at_cursor(0.95), delta]  # the last move, then the text change
 
 
+def test_typing_keeps_about_four_cursors_a_second() -> None:
+    clock = Clock()
+    sampler = Sampler(clock)
+    kept = []
+    for key in range(1, 41):  # two seconds at 20 keys a second, a cursor after each key
+        clock.now = key / 20
+        kept += sampler.admit(typed("x", start=key, length=key - 1)[0])
+        kept += sampler.admit(at_cursor(clock.now + 0.001, version=key))
+    moves = [e for e in kept if e.message["type"] == "cursor"]
+    assert len(kept) - len(moves) == 40
+    assert 7 <= len(moves) <= 9, [e.at for e in moves]
+    assert [e.version for e in kept] == sorted(e.version for e in kept)
+
+
 def test_a_waiting_cursor_is_kept_when_its_turn_comes() -> None:
     clock = Clock()
     sampler = Sampler(clock)
