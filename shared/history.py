@@ -114,7 +114,9 @@ def decode_message(version: int, raw: str) -> dict[str, Any]:
     try:
         kind, *rest = json.loads(raw)
         if kind == "d":
-            changes = [{"changes": [_change(Change(o, n, t)) for o, n, t in event]} for event in rest[0]]
+            changes = [
+                {"changes": [{"rangeOffset": o, "rangeLength": n, "text": t} for o, n, t in event]} for event in rest[0]
+            ]
             return {"type": MessageType.DELTA, "version": version, "changes": changes}
         if kind == "f":
             return _full(version, rest[0], rest[1])
@@ -246,12 +248,12 @@ class CheckpointPolicy:
 
     The text at a version is then rebuilt from one checkpoint and at most that many deltas
     carrying at most that much changed text, so in time bounded whatever the stream's length:
-    a 1 MB text checkpoints every 64 deltas, a short one every 200 (figures: tests/support/history_figures.py).
+    a 1 MB text checkpoints every 32 deltas, one under 160 KB every 200 (figures: tests/support/history_figures.py).
     """
 
     every_deltas: int = 200
     every_units: int = 64 * 1024
-    every_work: int = 64 * 1024 * 1024
+    every_work: int = 32 * 1024 * 1024
 
     def due(self, deltas: int, units: int, length: int) -> bool:
         return deltas >= self.every_deltas or units >= self.every_units or deltas * length >= self.every_work
