@@ -107,7 +107,12 @@ class SqliteStore:
     async def open(cls, path: Path | str, settings: Settings, flush_seconds: float = FLUSH_SECONDS) -> SqliteStore:
         """Open (or make) the database at `path` and load its rooms, without members."""
         store = cls(Path(path), settings, flush_seconds)
-        store.rooms, store._last_version = await store._run(store._load)
+        try:
+            store.rooms, store._last_version = await store._run(store._load)
+        except BaseException:
+            await store._run(store._db.close)
+            store._executor.shutdown(wait=False)
+            raise
         store._flusher = asyncio.create_task(store._flush_forever())
         return store
 

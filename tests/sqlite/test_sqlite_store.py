@@ -141,6 +141,14 @@ async def test_a_database_of_another_schema_is_refused(db: Path) -> None:
         await SqliteStore.open(db, SETTINGS)
 
 
+async def test_a_file_that_is_no_database_is_refused_and_kept(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"not a database, but someone's file" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        await SqliteStore.open(db, SETTINGS)
+    assert db.read_bytes().startswith(b"not a database")
+
+
 async def test_history_only_goes_forward_and_keeps_nothing_refused(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
     await store.create(new_room(ROOM, SETTINGS))
