@@ -26,22 +26,34 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from selfhost.sqlite_store import SqliteStore
 from shared.history import Recorder
 from shared.history_store import MemoryHistoryStore
-from shared.room import new_room
+from shared.room import Room, new_room
 from shared.settings import Settings
-from shared.store import MemoryRoomStore
 
 from .recording import record
 
 ROOM = "FFFFFFFFFFFFFFFFFFFFFF"
+T = TypeVar("T")
 SETTINGS = Settings(max_document_units=2 * 1024 * 1024)
 START = 1_800_000_000.0
 WORDS = ["def", "return", "self", "value", "é", "x", "for", "in", "range", "(", ")", ":", "中", "=", "+", "#"]
+
+
+class _Rooms:
+    """Rooms in a dict, for the in-memory peer (what `record` needs of a room store)."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, Room] = {}
+
+    async def update(self, room_id: str, change: Callable[[Room], T]) -> T | None:
+        room = self.rooms.get(room_id)
+        return None if room is None else change(room)
 
 
 def edit(version: int, offset: int, length: int, text: str) -> dict[str, Any]:
@@ -73,9 +85,9 @@ def summary(seconds: list[float]) -> dict[str, float]:
 async def text_at_figures(folder: Path, versions: int = 10_000, samples: int = 500) -> dict[str, Any]:
     rng = random.Random(13)
     store = await SqliteStore.open(folder / "text_at.sqlite3", SETTINGS)
-    memory_rooms, memory = MemoryRoomStore(), MemoryHistoryStore()
-    for rooms in (store, memory_rooms):
-        await rooms.create(new_room(ROOM, SETTINGS))
+    memory_rooms, memory = _Rooms(), MemoryHistoryStore()
+    await store.create(new_room(ROOM, SETTINGS))
+    memory_rooms.rooms[ROOM] = new_room(ROOM, SETTINGS)
     recorders = (Recorder(), Recorder())
     length, before_checkpoint = 0, []
     for version in range(1, versions + 1):

@@ -7,18 +7,26 @@ what the room accepted (also when it refused part), and the history store gets i
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from shared.history import Recorder, Recording
 from shared.history_store import HistoryStore
 from shared.protocol import SyncRequest, parse_stream_message
 from shared.room import Room
 from shared.settings import Settings
-from shared.store import RoomStore
+
+T = TypeVar("T")
+
+
+class Rooms(Protocol):
+    """What `record` needs of a room store: the SQLite store's (and the old RoomStore's) update."""
+
+    async def update(self, room_id: str, change: Callable[[Room], T]) -> T | None: ...
 
 
 async def record(
-    rooms: RoomStore,
+    rooms: Rooms,
     history: HistoryStore,
     recorder: Recorder,
     room_id: str,
