@@ -17,8 +17,8 @@ One object is both the `RoomStore` (shared/store.py) and the `HistoryStore`
 If a write fails (a full disk, a database locked by someone else), what it held stays queued
 and is tried again at the next flush: nothing already accepted is dropped. Socket bindings
 are this process's own (sockets die with it): they are not stored, and rooms loaded at start
-have no writers or viewers. One process uses a database at a time (several processes share
-rooms through Redis instead).
+have no writers or viewers, nor held deltas (so a viewer gets the last text at once). One
+process uses a database at a time (several processes share rooms through Redis instead).
 """
 
 from __future__ import annotations
@@ -248,6 +248,9 @@ class SqliteStore:
                 continue
             room.writers.clear()  # their sockets died with the process that held them
             room.viewers.clear()
+            # Held deltas wait for one that may never come (a returning writer sends its full):
+            # without them the room answers a viewer with its last text at once.
+            room.tracker.reset()
             rooms[room_id] = room
         return rooms, last_versions
 

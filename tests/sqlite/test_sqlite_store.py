@@ -88,6 +88,18 @@ async def test_a_restart_keeps_rooms_text_and_history_without_members(db: Path) 
         await again.close()
 
 
+async def test_after_a_restart_a_viewer_gets_the_last_text_at_once(db: Path) -> None:
+    store = await SqliteStore.open(db, SETTINGS)
+    await store.create(new_room(ROOM, SETTINGS))
+    await type_into(store, "ab")
+    await record(store, store, Recorder(), ROOM, delta(4, 3, "d"), 1004.0, SETTINGS)  # held: 3 never came
+    assert await store.read(ROOM, lambda room: room.can_answer_sync()) is False
+    await store.close()
+    again = await SqliteStore.open(db, SETTINGS)
+    assert await again.read(ROOM, lambda room: (room.can_answer_sync(), room.as_full()["content"])) == (True, "ab")
+    await again.close()
+
+
 async def test_update_keeps_its_effect_when_the_change_raises(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
     await store.create(new_room(ROOM, SETTINGS))
@@ -271,7 +283,7 @@ def test_a_sigkill_loses_at_most_the_last_second(tmp_path: Path) -> None:
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        time.sleep(2.5)
+        time.sleep(3.0)
         child.send_signal(signal.SIGKILL)
         killed_at = time.time()
         printed = [line.split() for line in child.stdout.read().splitlines()]
@@ -280,7 +292,7 @@ def test_a_sigkill_loses_at_most_the_last_second(tmp_path: Path) -> None:
         child.wait(10)
     assert child.returncode == -signal.SIGKILL
     given = [(int(version), float(at)) for version, at in printed]
-    assert len(given) > 50, "the writer hardly wrote: the machine is too busy for this test to say anything"
+    assert len(given) > 10, "the writer hardly wrote: the machine is too busy for this test to say anything"
     due = [version for version, at in given if at <= killed_at - 1.0]
     assert due, "nothing was written a second before the kill"
 
