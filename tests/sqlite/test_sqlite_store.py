@@ -19,7 +19,6 @@ from shared.history import Entry, HistoryError, Recorder, Snapshot
 from shared.room import new_room
 from shared.room_codec import room_to_dict
 from shared.settings import Settings
-from shared.store import create_within_limit
 from tests.support.recording import record
 from tests.support.server import ROOT
 
@@ -62,7 +61,7 @@ async def test_the_database_lives_in_the_data_folder(tmp_path: Path) -> None:
 
 async def test_a_restart_keeps_rooms_text_and_history_without_members(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    assert await create_within_limit(store, new_room(ROOM, SETTINGS, 5.0), 10)
+    assert await store.create(new_room(ROOM, SETTINGS, 5.0))
     await store.update(ROOM, lambda room: room.add("writer", "writer") and room.add("viewer", "viewer"))
     await store.bind_socket("viewer", ROOM)
     await type_into(store, "hi 😀\r\nok")
