@@ -20,6 +20,18 @@ class Received:
     ask_writer_for_sync: bool = False  # the room cannot catch up by itself
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A writer's message the room took in: the history records these (shared/history.py).
+
+    `version` is the room's native version after it: for a delta or full the version of the
+    text it made; for a cursor or language the version of the text it came with.
+    """
+
+    version: int
+    message: WriterMessage
+
+
 @dataclass
 class Room:
     room_id: str
@@ -34,6 +46,10 @@ class Room:
     viewers: set[str] = field(default_factory=set)
     sync_asked_at: float | None = None  # when the room last asked its writer for the text
     last_active: float = 0.0  # wall-clock time of the last write or membership change
+    # What the last `receive` took in, in order: the message itself and every held delta it
+    # let apply. Kept also when `receive` raised (deltas applied before the refusal stand).
+    # Not stored: read it in the same store update that called `receive`.
+    accepted: list[Accepted] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.document = Document(max_units=self.max_units)
@@ -83,8 +99,12 @@ class Room:
         return self.tracker.is_current() or (not self.tracker.has_base() and not self.tracker.held)
 
     def receive(self, message: WriterMessage, now: float) -> Received:
-        """Apply a writer's message. Raises ProtocolError when the room refuses it."""
+        """Apply a writer's message. Raises ProtocolError when the room refuses it.
+
+        `accepted` then lists what it took in (also when it raised).
+        """
         self.last_active = now
+        self.accepted = []
         if isinstance(message, Delta):
             return self._delta(message, now)
         if isinstance(message, Full):
@@ -93,6 +113,7 @@ class Room:
             self.cursor = message.raw
         elif isinstance(message, Language):
             self.language = message.language
+        self.accepted.append(Accepted(self.tracker.version or 0, message))
         return Received(Outcome.APPLIED)
 
     def _delta(self, delta: Delta, now: float) -> Received:
@@ -116,6 +137,7 @@ class Room:
             self.document.replace_all(full.content)
         except DocumentError as error:
             raise _refusal(error) from None
+        self.accepted.append(Accepted(full.version, full))
         try:
             outcome = self.tracker.on_full(full.version, self._apply, full.numbering)
         except DocumentError:
@@ -128,6 +150,8 @@ class Room:
 
     def _apply(self, delta: Delta) -> None:
         self.document.apply(delta.events)
+        # The tracker applies only the delta right after its version (on_delta and drain).
+        self.accepted.append(Accepted((self.tracker.version or 0) + 1, delta))
 
     def _may_ask(self, now: float, force: bool = False) -> bool:
         """Ask the writer at most once per gap timeout, so a burst makes one request."""

@@ -1,0 +1,186 @@
+"""`python -m tests.support.history_figures [FOLDER]`: the history's figures against issue 13's targets.
+
+Two measurements, both through the real path (Room.receive, Recorder, the SQLite store on disk):
+
+- text at a version: a 10,000-version stream whose text reaches 1 MB (about 100 characters a
+  delta, some replacing), then `read_text` at 500 versions drawn uniformly (the target's "any
+  version") and, apart, at every version just before a checkpoint (the slowest: the most
+  deltas to apply). p50 / p99 / max in ms, from the SQLite store and, as the peer measured in
+  the same run, from the in-memory store. Target: p99 <= 50 ms.
+- one hour of typing at 20 keys a second: 72,000 one-key deltas (some newlines, some
+  backspaces), each followed by the cursor move Monaco sends, at 50 ms steps of server time,
+  flushed every 5 keys (a quarter second, as the store does). The database's size on disk
+  (main file and its write-ahead log). Target: <= 30 MB.
+
+Prints one JSON object; `make bench` can wire it in. It takes a minute or two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from selfhost.sqlite_store import SqliteStore
+from shared.history import Recorder
+from shared.history_store import MemoryHistoryStore
+from shared.room import Room, new_room
+from shared.settings import Settings
+
+from .recording import record
+
+ROOM = "FFFFFFFFFFFFFFFFFFFFFF"
+T = TypeVar("T")
+SETTINGS = Settings(max_document_units=2 * 1024 * 1024)
+START = 1_800_000_000.0
+WORDS = ["def", "return", "self", "value", "é", "x", "for", "in", "range", "(", ")", ":", "中", "=", "+", "#"]
+
+
+class _Rooms:
+    """Rooms in a dict, for the in-memory peer (what `record` needs of a room store)."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, Room] = {}
+
+    async def update(self, room_id: str, change: Callable[[Room], T]) -> T | None:
+        room = self.rooms.get(room_id)
+        return None if room is None else change(room)
+
+
+def edit(version: int, offset: int, length: int, text: str) -> dict[str, Any]:
+    change = {"rangeOffset": offset, "rangeLength": length, "text": text}
+    return {"type": "delta", "version": version, "changes": [{"changes": [change]}]}
+
+
+def line(rng: random.Random, size: int) -> str:
+    words = []
+    while sum(map(len, words)) < size:
+        words.append(rng.choice(WORDS))
+    return (" ".join(words))[: size - 1] + "\n"  # BMP only: every offset is a safe cut
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "p50_ms": round(statistics.median(ms), 2),
+        "p99_ms": round(percentile(ms, 0.99), 2),
+        "max_ms": round(max(ms), 2),
+    }
+
+
+async def text_at_figures(folder: Path, versions: int = 10_000, samples: int = 500) -> dict[str, Any]:
+    rng = random.Random(13)
+    store = await SqliteStore.open(folder / "text_at.sqlite3", SETTINGS)
+    memory_rooms, memory = _Rooms(), MemoryHistoryStore()
+    await store.create(new_room(ROOM, SETTINGS))
+    memory_rooms.rooms[ROOM] = new_room(ROOM, SETTINGS)
+    recorders = (Recorder(), Recorder())
+    length, before_checkpoint = 0, []
+    for version in range(1, versions + 1):
+        if length > 200 and rng.random() < 0.1:
+            offset = rng.randrange(length - 100)
+            data = edit(version, offset, 100, line(rng, 100))
+        else:
+            data = edit(version, rng.randrange(length + 1), 0, line(rng, 106))
+            length += 106
+        at = START + version * 0.05
+        recording = await record(store, store, recorders[0], ROOM, data, at, SETTINGS)
+        await record(memory_rooms, memory, recorders[1], ROOM, data, at, SETTINGS)
+        if recording.checkpoint is not None and version > 1:
+            before_checkpoint.append(version - 1)
+    await store.flush()
+    size = await store.read(ROOM, lambda room: len(room.document.text().encode("utf-8")))
+    uniform = [rng.randrange(versions + 1) for _ in range(samples)]
+    timings: dict[str, list[float]] = {}
+    for probes, kind in ((uniform, "any_version"), (before_checkpoint, "worst_versions")):
+        for name, history in (("sqlite", store), ("memory_peer", memory)):
+            timings[f"{kind}_{name}"] = [await timed_read(history, version) for version in probes]
+    await store.close()
+    return {
+        "versions": versions,
+        "text_bytes": size,
+        "checkpoints": len(before_checkpoint) + 1,
+        "reads": {"any_version": len(uniform), "worst_versions": len(before_checkpoint)},
+        **{name: summary(seconds) for name, seconds in timings.items()},
+        "target_p99_ms": 50,
+    }
+
+
+async def timed_read(history: SqliteStore | MemoryHistoryStore, version: int) -> float:
+    started = time.perf_counter()
+    snapshot = await history.read_text(ROOM, version)
+    elapsed = time.perf_counter() - started
+    assert snapshot is not None and snapshot.version == version
+    return elapsed
+
+
+async def typing_hour_figures(folder: Path, keys: int = 72_000) -> dict[str, Any]:
+    rng = random.Random(20)
+    path = folder / "typing.sqlite3"
+    store = await SqliteStore.open(path, SETTINGS, flush_seconds=3600)  # flushed by hand, on server time
+    await store.create(new_room(ROOM, SETTINGS))
+    clock = [START]
+    recorder = Recorder(clock=lambda: clock[0])
+    length = 0
+    started = time.perf_counter()
+    for key in range(keys):
+        clock[0] = at = START + key / 20
+        version = key + 1
+        if length and rng.random() < 0.05:
+            data = edit(version, length - 1, 1, "")  # backspace
+            length -= 1
+        else:
+            data = edit(version, length, 0, "\n" if rng.random() < 0.03 else rng.choice("abcdefghij(){}:= "))
+            length += 1
+        await record(store, store, recorder, ROOM, data, at, SETTINGS)
+        cursor = {"type": "cursor", "version": version, "selections": [{"anchor": length, "head": length}]}
+        await record(store, store, recorder, ROOM, cursor, at + 0.001, SETTINGS)
+        if key % 5 == 4:
+            await store.flush()
+    await store.close()
+    elapsed = time.perf_counter() - started
+    files = [p for p in folder.iterdir() if p.name.startswith(path.name)]
+    on_disk = sum(p.stat().st_size for p in files)
+    with sqlite3.connect(path) as conn:
+        entries, entry_bytes = conn.execute("SELECT count(*), sum(length(message)) FROM entries").fetchone()
+        checkpoints, checkpoint_bytes = conn.execute(
+            "SELECT count(*), sum(length(content)) FROM checkpoints"
+        ).fetchone()
+    return {
+        "entries": entries,
+        "entry_message_bytes": entry_bytes,
+        "checkpoints": checkpoints,
+        "checkpoint_bytes_compressed": checkpoint_bytes,
+        "keys": keys,
+        "text_units": length,
+        "bytes_on_disk": on_disk,
+        "mb_on_disk": round(on_disk / 1e6, 2),
+        "files": sorted(p.name for p in files),
+        "written_in_seconds": round(elapsed, 1),
+        "target_mb": 30,
+    }
+
+
+async def main(folder: Path) -> dict[str, Any]:
+    return {"text_at": await text_at_figures(folder), "typing_hour": await typing_hour_figures(folder)}
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory(dir=sys.argv[1] if len(sys.argv) > 1 else None) as where:
+        print(json.dumps(asyncio.run(main(Path(where))), indent=2))
+        sys.stdout.flush()
+        os.sync()
