@@ -48,6 +48,8 @@ from shared.history import (
 )
 from shared.room import Room
 from shared.room_codec import RoomCodecError, room_from_dict, room_to_dict
+from shared.room_operations import Operation, Result
+from shared.room_operations import apply as apply_operation
 from shared.settings import Settings
 
 T = TypeVar("T")
@@ -123,26 +125,20 @@ class SqliteStore:
 
     # --- rooms (RoomStore) ---
 
-    async def create(self, room: Room) -> bool:
-        if room.room_id in self.rooms:
-            return False
-        self.rooms[room.room_id] = room
-        self._dirty.add(room.room_id)
-        return True
-
     async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
         room = self.rooms.get(room_id)
         return None if room is None else view(room)
 
-    async def update(self, room_id: str, change: Callable[[Room], T]) -> T | None:
-        # One event loop and no await inside `change`: nothing else runs meanwhile.
-        room = self.rooms.get(room_id)
-        if room is None:
-            return None
-        try:
-            return change(room)
-        finally:  # kept also when `change` raised: the protocol's rule
-            self._dirty.add(room_id)
+    async def apply(self, room_id: str, operation: Operation) -> Result:
+        # One event loop and no await in `apply`: nothing else runs meanwhile.
+        room, result = apply_operation(self.rooms.get(room_id), room_id, operation, self.settings)
+        if room is not None:
+            self.rooms[room_id] = room
+            self._dirty.add(room_id)  # written behind, within the flush interval
+        elif self.rooms.pop(room_id, None) is not None:
+            self._dirty.discard(room_id)
+            self._queue(("drop_room", room_id))
+        return result
 
     async def count(self) -> int:
         return len(self.rooms)

@@ -13,7 +13,7 @@ import time
 
 from selfhost.sqlite_store import SqliteStore
 from shared.history import Recorder
-from shared.room import new_room
+from shared.room_operations import Create, Join
 from shared.settings import Settings
 from tests.support.recording import record
 
@@ -29,8 +29,8 @@ def delta(version: int) -> dict[str, object]:
 
 async def main(path: str) -> None:
     store = await SqliteStore.open(path, SETTINGS)
-    await store.create(new_room(ROOM, SETTINGS, time.time()))
-    await store.update(ROOM, lambda room: room.add("writer-socket", "writer"))
+    await store.apply(ROOM, Create(time.time()))
+    await store.apply(ROOM, Join("writer-socket", "writer", time.time()))
     recorder = Recorder()
     print("ready", flush=True)
     version = 0

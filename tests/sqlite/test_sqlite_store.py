@@ -16,8 +16,9 @@ import pytest
 
 from selfhost.sqlite_store import DB_FILE, SqliteStore, database_path
 from shared.history import Entry, HistoryError, Recorder, Snapshot
-from shared.room import new_room
+from shared.protocol import parse_stream_message
 from shared.room_codec import room_to_dict
+from shared.room_operations import Create, Join, Receive, Refused
 from shared.settings import Settings
 from tests.support.recording import record
 from tests.support.server import ROOT
@@ -52,7 +53,7 @@ async def test_the_database_lives_in_the_data_folder(tmp_path: Path) -> None:
     settings = Settings(data_dir=str(tmp_path / "folder"))
     assert database_path(settings) == tmp_path / "folder" / DB_FILE
     store = await SqliteStore.for_settings(settings)
-    await store.create(new_room(ROOM, settings))
+    await store.apply(ROOM, Create(0.0))
     await store.close()
     conn = sqlite3.connect(database_path(settings))
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -61,11 +62,12 @@ async def test_the_database_lives_in_the_data_folder(tmp_path: Path) -> None:
 
 async def test_a_restart_keeps_rooms_text_and_history_without_members(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    assert await store.create(new_room(ROOM, SETTINGS, 5.0))
-    await store.update(ROOM, lambda room: room.add("writer", "writer") and room.add("viewer", "viewer"))
+    assert await store.apply(ROOM, Create(5.0))
+    await store.apply(ROOM, Join("writer", "writer", 5.0))
+    await store.apply(ROOM, Join("viewer", "viewer", 5.0))
     await store.bind_socket("viewer", ROOM)
     await type_into(store, "hi 😀\r\nok")
-    await store.update(ROOM, lambda room: setattr(room, "language", "python"))
+    await store.apply(ROOM, Receive(parse_stream_message({"type": "language", "language": "python"}, SETTINGS), 9.0))
     before = await store.read(ROOM, room_to_dict)
     await store.close()
 
@@ -78,7 +80,7 @@ async def test_a_restart_keeps_rooms_text_and_history_without_members(db: Path) 
         assert {**after, "writers": before["writers"], "viewers": before["viewers"]} == before
         assert await again.socket_room("viewer") is None
         assert await again.count() == 1
-        assert await again.create(new_room(ROOM, SETTINGS)) is False
+        assert await again.apply(ROOM, Create(0.0)) is False
         assert (await again.read_text(ROOM, 3)) == Snapshot(3, 1003.0, "hi ", None)
         assert (await again.read_text(ROOM)) == Snapshot(8, 1008.0, "hi 😀\r\nok", None)
         found = await again.read_page(ROOM, 6, 10)
@@ -89,7 +91,7 @@ async def test_a_restart_keeps_rooms_text_and_history_without_members(db: Path) 
 
 async def test_after_a_restart_a_viewer_gets_the_last_text_at_once(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    await store.create(new_room(ROOM, SETTINGS))
+    await store.apply(ROOM, Create(0.0))
     await type_into(store, "ab")
     await record(store, store, Recorder(), ROOM, delta(4, 3, "d"), 1004.0, SETTINGS)  # held: 3 never came
     assert await store.read(ROOM, lambda room: room.can_answer_sync()) is False
@@ -99,29 +101,25 @@ async def test_after_a_restart_a_viewer_gets_the_last_text_at_once(db: Path) -> 
     await again.close()
 
 
-async def test_update_keeps_its_effect_when_the_change_raises(db: Path) -> None:
+async def test_what_an_operation_refuses_or_makes_nothing_of_is_not_written(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    await store.create(new_room(ROOM, SETTINGS))
-    await store.flush()  # stored as created: what follows must be written again
-
-    def change(room: object) -> None:
-        room.language = "rust"  # type: ignore[attr-defined]
-        raise RuntimeError("after changing")
-
-    with pytest.raises(RuntimeError):
-        await store.update(ROOM, change)
-    assert await store.update(OTHER, change) is None  # no such room: nothing runs
+    await store.apply(ROOM, Create(0.0))
+    await store.flush()
+    assert await store.apply(OTHER, Join("v", "viewer", 1.0)) is None  # a viewer makes no room
+    too_big = {"type": "full", "version": 1, "content": "x" * (SETTINGS.max_document_units + 1)}
+    refused = await store.apply(ROOM, Receive(parse_stream_message(too_big, SETTINGS), 2.0))
+    assert isinstance(refused, Refused)
     await store.close()
     again = await SqliteStore.open(db, SETTINGS)
-    assert await again.read(ROOM, lambda room: room.language) == "rust"
+    assert await again.read(ROOM, lambda room: room.document.text()) == ""
     assert await again.read(OTHER, lambda room: room) is None
     await again.close()
 
 
 async def test_expired_rooms_are_gone_from_disk_too(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    await store.create(new_room(ROOM, SETTINGS, 0.0))
-    await store.create(new_room(OTHER, SETTINGS, 100.0))
+    await store.apply(ROOM, Create(0.0))
+    await store.apply(OTHER, Create(100.0))
     await store.flush()
     assert await store.expire_idle(now=150.0, idle_seconds=100.0) == 1
     await store.close()
@@ -132,8 +130,8 @@ async def test_expired_rooms_are_gone_from_disk_too(db: Path) -> None:
 
 async def test_a_damaged_room_is_left_on_disk_and_not_loaded(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    await store.create(new_room(ROOM, SETTINGS))
-    await store.create(new_room(OTHER, SETTINGS))
+    await store.apply(ROOM, Create(0.0))
+    await store.apply(OTHER, Create(0.0))
     await store.close()
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE rooms SET data = ? WHERE room_id = ?", (json.dumps({"format": 99}), OTHER))
@@ -162,7 +160,7 @@ async def test_a_file_that_is_no_database_is_refused_and_kept(db: Path) -> None:
 
 async def test_history_only_goes_forward_and_keeps_nothing_refused(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    await store.create(new_room(ROOM, SETTINGS))
+    await store.apply(ROOM, Create(0.0))
     await type_into(store, "abc")
     cursor = {"type": "cursor", "version": 2, "selections": []}
     with pytest.raises(HistoryError):
@@ -182,7 +180,7 @@ async def test_history_only_goes_forward_and_keeps_nothing_refused(db: Path) -> 
 
 async def test_delete_history(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    await store.create(new_room(ROOM, SETTINGS))
+    await store.apply(ROOM, Create(0.0))
     await type_into(store, "abc")
     await store.delete_history(ROOM)
     assert await store.read_text(ROOM) is None
@@ -196,7 +194,7 @@ async def test_delete_history(db: Path) -> None:
 
 async def test_a_failed_write_stays_queued_and_is_written_next_time(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = await SqliteStore.open(db, SETTINGS, flush_seconds=3600)  # flushed by hand here
-    await store.create(new_room(ROOM, SETTINGS))
+    await store.apply(ROOM, Create(0.0))
     real_append = store._db._append
     failures = []
 
@@ -230,7 +228,7 @@ async def test_a_slow_disk_never_holds_the_event_loop(db: Path) -> None:
     keeps ticking, and once the lock goes everything queued is written.
     """
     store = await SqliteStore.open(db, SETTINGS, flush_seconds=0.05)
-    await store.create(new_room(ROOM, SETTINGS))
+    await store.apply(ROOM, Create(0.0))
     await store.flush()
     blocker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN EXCLUSIVE")
