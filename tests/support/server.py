@@ -69,10 +69,15 @@ def start_server(
     process = subprocess.Popen(
         command + (args or []), cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    server = RunningServer(process, "", data_dir)
-    deadline = time.monotonic() + timeout
+    return wait_for_visit(RunningServer(process, "", data_dir), timeout, module)
+
+
+def wait_for_visit(server: RunningServer, timeout: float, name: str) -> RunningServer:
+    """Read the server's output until its `Visit http://...` line; then keep draining it."""
+    process = server.process
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), True)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
@@ -80,8 +85,8 @@ def start_server(
         server.log.append(line)
         match = _VISIT.search(line)
         if match:
-            server.url = match.group(1)
+            server.url = match.group(1).rstrip("/")
             threading.Thread(target=server._drain, daemon=True).start()
             return server
     process.kill()
-    raise RuntimeError("selfhost did not start:\n" + "".join(server.log))
+    raise RuntimeError(f"{name} did not start:\n" + "".join(server.log))
