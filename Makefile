@@ -37,7 +37,7 @@ fuzz: setup
 	CODESTREAM_FUZZ_CASES=10000 CODESTREAM_FUZZ_MIN_CASES=10000 $(PY) -m pytest tests/fuzz -q --durations=10
 
 # Known vulnerabilities in the Python environment (pip-audit) and the web client (npm audit).
-audit: setup
+audit: setup azure-setup
 	$(PY) .ci/audit.py
 
 lint: setup

@@ -20,8 +20,12 @@ ACCEPTED: dict[str, str] = {}
 
 
 def pip_audit() -> tuple[list[str], int, list[str]]:
+    """The main venv (this interpreter's) and the Azure venv (.venv-azure, Python 3.13), when built."""
+    paths = [str(p) for p in sorted((ROOT / ".venv-azure" / "lib").glob("python3.*/site-packages"))]
+    paths += [str(Path(p)) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     result = subprocess.run(
-        [sys.executable, "-m", "pip_audit", "--format", "json", "--progress-spinner", "off"],
+        [sys.executable, "-m", "pip_audit", "--format", "json", "--progress-spinner", "off"]
+        + [arg for path in paths for arg in ("--path", path)],
         capture_output=True,
         text=True,
         cwd=ROOT,
