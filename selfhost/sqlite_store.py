@@ -49,8 +49,8 @@ from shared.history import (
 from shared.room import Room
 from shared.room_codec import RoomCodecError, room_from_dict, room_to_dict
 from shared.room_operations import Operation, Result
-from shared.room_operations import apply as apply_operation
 from shared.settings import Settings
+from shared.store import MemoryRoomStore
 
 T = TypeVar("T")
 log = logging.getLogger("codestream")
@@ -86,15 +86,17 @@ def database_path(settings: Settings) -> Path:
     return Path(settings.data_dir) / DB_FILE
 
 
-class SqliteStore:
-    """Rooms and histories in one SQLite file; make one with `await SqliteStore.open(...)`."""
+class SqliteStore(MemoryRoomStore):
+    """Rooms and histories in one SQLite file; make one with `await SqliteStore.open(...)`.
+
+    The rooms in memory are the working copy, changed as MemoryRoomStore changes them; every
+    room an operation changed is written behind (sockets die with the process: not stored).
+    """
 
     def __init__(self, path: Path, settings: Settings, flush_seconds: float) -> None:
+        super().__init__(settings)
         self.path = path
-        self.settings = settings
         self.flush_seconds = flush_seconds
-        self.rooms: dict[str, Room] = {}
-        self.sockets: dict[str, str] = {}
         self._dirty: set[str] = set()  # rooms changed since the last flush
         self._ops: list[Op] = []
         self._last_version: dict[str, int] = {}  # per history: its last entry's or checkpoint's version
@@ -125,40 +127,25 @@ class SqliteStore:
 
     # --- rooms (RoomStore) ---
 
-    async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
-        room = self.rooms.get(room_id)
-        return None if room is None else view(room)
-
     async def apply(self, room_id: str, operation: Operation) -> Result:
-        # One event loop and no await in `apply`: nothing else runs meanwhile.
-        room, result = apply_operation(self.rooms.get(room_id), room_id, operation, self.settings)
-        if room is not None:
-            self.rooms[room_id] = room
+        had = room_id in self.rooms
+        result = await super().apply(room_id, operation)
+        if room_id in self.rooms:
             self._dirty.add(room_id)  # written behind, within the flush interval
-        elif self.rooms.pop(room_id, None) is not None:
-            self._dirty.discard(room_id)
-            self._queue(("drop_room", room_id))
+        elif had:
+            self._forget(room_id)
         return result
 
-    async def count(self) -> int:
-        return len(self.rooms)
-
     async def expire_idle(self, now: float, idle_seconds: float) -> int:
-        idle = [room_id for room_id, room in self.rooms.items() if room.is_idle(now, idle_seconds)]
-        for room_id in idle:
-            del self.rooms[room_id]
-            self._dirty.discard(room_id)
-            self._queue(("drop_room", room_id))
-        return len(idle)
+        before = set(self.rooms)
+        expired = await super().expire_idle(now, idle_seconds)
+        for room_id in before - self.rooms.keys():
+            self._forget(room_id)
+        return expired
 
-    async def bind_socket(self, socket_id: str, room_id: str) -> None:
-        self.sockets[socket_id] = room_id
-
-    async def socket_room(self, socket_id: str) -> str | None:
-        return self.sockets.get(socket_id)
-
-    async def unbind_socket(self, socket_id: str) -> str | None:
-        return self.sockets.pop(socket_id, None)
+    def _forget(self, room_id: str) -> None:
+        self._dirty.discard(room_id)
+        self._queue(("drop_room", room_id))
 
     # --- histories (HistoryStore) ---
 
