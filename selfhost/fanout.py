@@ -217,10 +217,29 @@ _OPEN: Any = None
 
 
 def _make_connection_class() -> type:
+    from uvicorn.protocols.utils import ClientDisconnected
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
     class Connection(WebSocketsSansIOProtocol):
-        """uvicorn's WebSocket protocol, which puts itself in the ASGI scope's extensions."""
+        """uvicorn's WebSocket protocol, which puts itself in the ASGI scope's extensions, and
+        whose permessage-deflate keeps no zlib state between messages and compresses only
+        large ones (a small message goes as one uncompressed frame, which RFC 7692 allows)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if self.config.ws_per_message_deflate:
+                # No context takeover: an idle viewer holds no compressor or decompressor
+                # (about 40 KB each with uvicorn's settings); level 1 still shrinks text 3-4 times.
+                self.conn.available_extensions = [
+                    ServerPerMessageDeflateFactory(
+                        server_no_context_takeover=True,
+                        client_no_context_takeover=True,
+                        server_max_window_bits=12,
+                        client_max_window_bits=12,
+                        compress_settings={"memLevel": 5, "level": 1},
+                    )
+                ]
 
         def handle_connect(self, event: Any) -> None:
             super().handle_connect(event)
@@ -228,13 +247,24 @@ def _make_connection_class() -> type:
             if scope is not None:  # None: the upgrade was refused
                 scope["extensions"][SCOPE_EXTENSION] = self
 
+        async def send(self, message: Any) -> None:
+            text = message.get("text") if message["type"] == "websocket.send" else None
+            if text is None or len(text) >= COMPRESS_MIN_BYTES or not self.handshake_complete or self.close_sent:
+                return await super().send(message)
+            await self.writable.wait()  # as uvicorn's send: wait out backpressure
+            if self.disconnected or self.conn.state is not _OPEN:
+                raise ClientDisconnected()
+            self.transport.write(text_frame(text.encode()))
+
     return Connection
 
 
 # (object, attribute, parameter names or None for "present") that the code above relies on.
 def _requirements() -> list[tuple[Any, str, list[str] | None]]:
+    from uvicorn.protocols import utils
     from uvicorn.protocols.websockets import websockets_sansio_impl as sansio
     from websockets import protocol
+    from websockets.extensions import permessage_deflate
 
     sock = engineio_async_socket.AsyncSocket
     proto = sansio.WebSocketsSansIOProtocol
@@ -248,9 +278,24 @@ def _requirements() -> list[tuple[Any, str, list[str] | None]]:
         (socketio.AsyncRedisManager, "_handle_emit", ["self", "message"]),
         (proto, "handle_connect", ["self", "event"]),
         (proto, "send", ["self", "message"]),
+        (proto, "__init__", ["self", "config", "server_state", "app_state", "_loop"]),
         (protocol.Protocol, "send_text", ["self", "data", "fin"]),
         (protocol.Protocol, "data_to_send", ["self"]),
         (protocol, "State", None),
+        (utils, "ClientDisconnected", None),
+        (
+            permessage_deflate.ServerPerMessageDeflateFactory,
+            "__init__",
+            [
+                "self",
+                "server_no_context_takeover",
+                "client_no_context_takeover",
+                "server_max_window_bits",
+                "client_max_window_bits",
+                "compress_settings",
+                "require_client_max_window_bits",
+            ],
+        ),
     ]
 
 
@@ -258,12 +303,16 @@ def _requirements() -> list[tuple[Any, str, list[str] | None]]:
 def _attributes() -> list[tuple[Any, list[str]]]:
     from engineio import base_socket
     from uvicorn.protocols.websockets import websockets_sansio_impl as sansio
-    from websockets import protocol
+    from websockets import protocol, server
 
     return [
         (base_socket.BaseSocket.__init__, ["queue", "upgraded", "closed", "closing", "sid"]),
-        (sansio.WebSocketsSansIOProtocol.__init__, ["conn", "transport", "writable", "close_sent", "disconnected"]),
+        (
+            sansio.WebSocketsSansIOProtocol.__init__,
+            ["config", "conn", "transport", "writable", "close_sent", "disconnected", "handshake_complete"],
+        ),
         (protocol.Protocol.__init__, ["extensions", "expect_continuation_frame"]),
+        (server.ServerProtocol.__init__, ["available_extensions"]),
     ]
 
 
