@@ -80,11 +80,10 @@ async def serve(server: Server) -> AsyncIterator[Running]:
         await asyncio.wait_for(task, 10)
 
 
-@pytest.fixture(scope="session")
-def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """uvloop, as `python -m selfhost` runs. (On asyncio's own loop, a long-polling client and the
     server in one process stall, with or without selfhost.fanout installed.)"""
-    return uvloop.EventLoopPolicy()
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture
