@@ -220,6 +220,68 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def before_after(results: dict[str, Any], before: dict[str, Any]) -> list[str]:
+    """This run beside a run of the same bench on the server before issue 12 (bench/results/before)."""
+    now, then = _ours(results), _ours(before)
+    now_peer, then_peer = _peer(results), _peer(before)
+    m = before["machine"]
+    lines = [
+        "## Before and after",
+        "",
+        f"Before: the same bench (peer, clients offering permessage-deflate) on the server as it was before"
+        f" issue 12, run {m['time']} (load average {m['loadavg_at_start']} at start;"
+        f" {before['settings']['duration']:g} s phases); its tables are in bench/results/before/results.md."
+        " Ratios are to the peer of the same run.",
+        "",
+        "| N | pacing | µs/delivery before | after | ratio to peer before | after | send p99 before | after"
+        " | converged before | after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sorted(set(now) & set(then)):
+        for policy, a in now[n]["phases"].items():
+            b = then[n]["phases"].get(policy)
+            if b is None:
+                continue
+            pa = now_peer.get(n, {}).get("phases", {}).get(policy, {})
+            pb = then_peer.get(n, {}).get("phases", {}).get(policy, {})
+            ra = _ratio(a["server_cpu_us_per_delivery"], pa.get("server_cpu_us_per_delivery"))
+            rb = _ratio(b["server_cpu_us_per_delivery"], pb.get("server_cpu_us_per_delivery"))
+            lines.append(
+                f"| {n} | {policy} | {b['server_cpu_us_per_delivery']} | {a['server_cpu_us_per_delivery']}"
+                f" | {rb} | {ra} | {b['delivery_latency_ms']['p99']} | {a['delivery_latency_ms']['p99']}"
+                f" | {b['converged']}/{n} | {a['converged']}/{n} |"
+            )
+    n = max(set(now) & set(then), default=None)
+    if n is not None:
+        lines += [
+            "",
+            f"Memory per idle viewer ({n} viewers): {then[n]['rss_kb_per_viewer']} KB before,"
+            f" {now[n]['rss_kb_per_viewer']} KB after.",
+        ]
+    if before.get("late_join") and results.get("late_join"):
+        lines += [
+            f"1 MB late join, max: {before['late_join']['ms']['max']} ms before,"
+            f" {results['late_join']['ms']['max']} ms after."
+        ]
+    return lines
+
+
+def profile_summary(text: str, top: int = 8) -> list[str]:
+    """The functions with most own samples in a py-spy profile printed by `BENCH_PROFILE=1` (first phase)."""
+    own = text.split("by self:", 1)[1].split("by total:", 1)[0].strip().splitlines()[:top] if "by self:" in text else []
+    head = [line for line in text.splitlines() if "us/delivery" in line][:1]
+    return [
+        "## Profile",
+        "",
+        "py-spy (`BENCH_PROFILE=1`, bench/results/profile-500.txt) of the server, 500 viewers, our pacing;"
+        " the functions with most samples of their own (line 121 of selfhost/fanout.py is the"
+        " `transport.write(frame)`, the kernel's socket write):",
+        "",
+        *(["    " + line.strip() for line in head] + [""] if head else []),
+        *("    " + line for line in own),
+    ]
+
+
 def _busy_note(m: dict[str, Any]) -> list[str]:
     load = m["loadavg_at_start"][0]
     if load <= (m["cpus"] or 1):
@@ -270,7 +332,12 @@ def write(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     results = results | {"targets": targets(results)}
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
+    text = markdown(results)
+    if (before := out / "before" / "results.json").is_file():
+        text += "\n" + "\n".join(before_after(results, json.loads(before.read_text()))) + "\n"
+    if (profile := out / "profile-500.txt").is_file():
+        text += "\n" + "\n".join(profile_summary(profile.read_text())) + "\n"
+    (out / "results.md").write_text(text)
     plot(results, out / "latency.png")
 
 
