@@ -66,8 +66,8 @@ class Server:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, extra_args: list[str]) -> Server:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")}
+def start_server(data_dir: Path, extra_args: list[str], settings: dict[str, str] | None = None) -> Server:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")} | (settings or {})
     command = [sys.executable, "-m", "selfhost", "--host", "127.0.0.1", "--port", "0"]
     command += ["--data-dir", str(data_dir), "--log-level", "warning", *extra_args]
     return _start(command, env, "selfhost")
@@ -195,7 +195,9 @@ SERVERS = ("ours", "peer")
 
 async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int, kind: str) -> dict[str, Any]:
     """N viewers on one server (`ours` or the `peer`), both pacings typed to them in turn."""
-    server = start_server(work / f"data-{n}", []) if kind == "ours" else start_peer()
+    # A room takes 1,000 viewers by default (CODESTREAM_MAX_VIEWERS_PER_ROOM): raised for larger N.
+    room = {"CODESTREAM_MAX_VIEWERS_PER_ROOM": str(max(1000, n))}
+    server = start_server(work / f"data-{n}", [], room) if kind == "ours" else start_peer()
     generators: list[Generator] = []
     writer: Writer | None = None
     try:
