@@ -17,8 +17,10 @@ def _text(size: int) -> str:
     rng = random.Random(3)
     words = ["def", "return", "self", "value", "for", "in", "if", "print", "\n    "]
     out: list[str] = []
-    while sum(map(len, out)) < size:
+    length = 0
+    while length < size:
         out.append(rng.choice(words) + rng.choice(string.ascii_lowercase) + " ")
+        length += len(out[-1])
     return "".join(out)[:size]
 
 
