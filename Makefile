@@ -78,12 +78,17 @@ $(INFRA_VENV)/.installed: infra/requirements-tools.txt
 	$(INFRA_VENV)/bin/python -m pip install --quiet -r infra/requirements-tools.txt
 	touch $@
 
-# Latency, fan-out and late-join benchmark of the self-hosted server (about 6 minutes).
-bench: setup $(VENV)/.bench-installed
+# Latency, fan-out and late-join benchmark of the self-hosted server beside a socket.io 4 relay
+# on Node (bench/peer), under the same load in the same run (about 12 minutes).
+bench: setup $(VENV)/.bench-installed bench/peer/node_modules/.installed
 	$(PY) -m bench $(BENCH_ARGS)
 
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench/peer/node_modules/.installed: bench/peer/package.json bench/peer/package-lock.json
+	cd bench/peer && npm ci --no-audit --no-fund
 	touch $@
 
 # The Function App on Python 3.13 in Microsoft's worker (requirements-azure.txt): its own venv.
@@ -110,4 +115,4 @@ run-azure: azure-setup site
 	$(AZURE_PY) -m azure_local --host $(HOST) --port $(AZURE_PORT)
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) $(AZURE_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist test-artifacts
+	rm -rf $(VENV) $(INFRA_VENV) $(AZURE_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist bench/peer/node_modules test-artifacts

@@ -6,14 +6,29 @@ import json
 from pathlib import Path
 from typing import Any
 
-TARGET_P99_MS = 25.0  # at 500 viewers
+TARGET_CPU_RATIO = 0.8  # server CPU per delivery against the peer's, 500 viewers
+TARGET_P99_MS_1000 = 50.0  # send-to-viewer p99 at 1,000 viewers
+TARGET_CAUGHT_UP_S = 2.0  # "sustained": every viewer holds the last version this soon after typing stops
 TARGET_LATE_JOIN_MS = 100.0  # 1 MB text, writer offline
-TARGET_KB_PER_VIEWER = 64.0  # idle viewer connection
+TARGET_KB_PER_VIEWER = 44.0  # idle viewer connection
+
+
+def _ours(results: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {o["viewers"]: o for o in results["fan_out"] if o.get("server", "ours") == "ours"}
+
+
+def _peer(results: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {o["viewers"]: o for o in results["fan_out"] if o.get("server") == "peer"}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
 
 
 def summary_line(outcome: dict[str, Any]) -> str:
     parts = [
-        f"  N={outcome['viewers']}: joined {outcome['connected']} in {outcome['join_seconds']} s,"
+        f"  {outcome.get('server', 'ours')} N={outcome['viewers']}: joined {outcome['connected']}"
+        f" in {outcome['join_seconds']} s,"
         f" {outcome['rss_kb_per_viewer']} KB/viewer"
     ]
     for policy, phase in outcome["phases"].items():
@@ -31,36 +46,53 @@ def summary_line(outcome: dict[str, Any]) -> str:
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    by_n = {o["viewers"]: o for o in results["fan_out"]}
-    if 500 in by_n:
-        ours = by_n[500]["phases"]["ours"]
+    ours, peer = _ours(results), _peer(results)
+    if 500 in ours and 500 in peer:
+        o, p = ours[500]["phases"]["ours"], peer[500]["phases"]["ours"]
+        ratio = _ratio(o["server_cpu_us_per_delivery"], p["server_cpu_us_per_delivery"])
+        rows.append(
+            {
+                "target": "500 viewers: server CPU per delivery against the peer's",
+                "value": f"{ratio}x ({o['server_cpu_us_per_delivery']} / {p['server_cpu_us_per_delivery']} us)",
+                "limit": f"<= {TARGET_CPU_RATIO}x",
+                "met": ratio is not None and ratio <= TARGET_CPU_RATIO,
+            }
+        )
+        mine, theirs = o["delivery_latency_ms"]["p99"], p["delivery_latency_ms"]["p99"]
+        rows.append(
+            {
+                "target": "500 viewers: send-to-viewer p99 against the peer's",
+                "value": f"{mine} ms (peer {theirs} ms)",
+                "limit": "<= peer's p99",
+                "met": mine is not None and theirs is not None and mine <= theirs,
+            }
+        )
+    for n in (500, 1000, 2000):
+        if n in ours:
+            rows.append(_converged(ours[n], "ours"))
+    if 1000 in ours:
         rows.append(
             _row(
-                "p99 keystroke-to-viewer, 500 viewers, our pacing",
-                ours["keystroke_latency_ms"]["p99"],
-                TARGET_P99_MS,
+                "1,000 viewers: send-to-viewer p99, our pacing",
+                ours[1000]["phases"]["ours"]["delivery_latency_ms"]["p99"],
+                TARGET_P99_MS_1000,
                 "ms",
             )
         )
+    if 2000 in ours:
         rows.append(
             _row(
-                "p99 send-to-viewer (server + network), 500 viewers",
-                ours["delivery_latency_ms"]["p99"],
-                TARGET_P99_MS,
-                "ms",
+                "2,000 viewers, our pacing sustained: last version everywhere after typing stopped",
+                ours[2000]["phases"]["ours"]["caught_up_seconds"],
+                TARGET_CAUGHT_UP_S,
+                "s",
             )
         )
-    if 1000 in by_n:
-        o = by_n[1000]
-        converged = min(p["converged"] for p in o["phases"].values())
-        met = converged == o["viewers"] == o["connected"]
-        name = "1,000 viewers sustained, every viewer converged"
-        rows.append({"target": name, "value": f"{converged}/{o['viewers']}", "limit": "1000/1000", "met": met})
     late = results.get("late_join")
     if late:
         rows.append(_row("1 MB late join (max of runs)", late["ms"]["max"], TARGET_LATE_JOIN_MS, "ms"))
-    if by_n:
-        largest = by_n[max(by_n)]
+    if ours:
+        largest = ours[max(ours)]
         rows.append(
             _row(
                 f"server memory per idle viewer ({largest['viewers']} viewers)",
@@ -70,6 +102,40 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return rows
+
+
+def _converged(o: dict[str, Any], policy: str) -> dict[str, Any]:
+    converged = o["phases"][policy]["converged"]
+    n = o["viewers"]
+    return {
+        "target": f"{n:,} viewers, {policy} pacing: every viewer converged",
+        "value": f"{converged}/{n}",
+        "limit": f"{n}/{n}",
+        "met": converged == n == o["connected"],
+    }
+
+
+def comparison(results: dict[str, Any]) -> list[str]:
+    """Ours beside the peer, phase by phase: the ratios the targets are about."""
+    ours, peer = _ours(results), _peer(results)
+    lines = [
+        "| N | pacing | CPU µs/delivery ours | peer | ratio | send p50 ours | peer | send p99 ours | peer"
+        " | p99 ratio | converged ours | peer |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sorted(set(ours) & set(peer)):
+        for policy, o in ours[n]["phases"].items():
+            p = peer[n]["phases"].get(policy)
+            if p is None:
+                continue
+            od, pd = o["delivery_latency_ms"], p["delivery_latency_ms"]
+            lines.append(
+                f"| {n} | {policy} | {o['server_cpu_us_per_delivery']} | {p['server_cpu_us_per_delivery']}"
+                f" | {_ratio(o['server_cpu_us_per_delivery'], p['server_cpu_us_per_delivery'])}"
+                f" | {od['p50']} | {pd['p50']} | {od['p99']} | {pd['p99']} | {_ratio(od['p99'], pd['p99'])}"
+                f" | {o['converged']}/{n} | {p['converged']}/{n} |"
+            )
+    return lines
 
 
 def _row(name: str, value: float | None, limit: float, unit: str) -> dict[str, Any]:
@@ -100,12 +166,21 @@ def markdown(results: dict[str, Any]) -> str:
         "Latency: keystroke = from the key press to the viewer having applied it (includes pacing);"
         " send = from the writer's send to the viewer having applied it (server + network).",
         "",
+        "## Ours beside the peer",
+        "",
+        "The peer is a minimal socket.io 4 relay on Node (bench/peer/relay.js, socket.io's defaults:"
+        " permessage-deflate declined, one pre-encoded frame per broadcast). Each N runs on our server,"
+        " then on the peer, with the same viewers' load; the viewers offer permessage-deflate as browsers do."
+        " Ratios are ours / peer.",
+        "",
+        *comparison(results),
+        "",
         "## Fan-out",
         "",
-        "| N | pacing | sends | keystroke p50 | p95 | p99 | max | send p50 | send p99 | deliveries/s"
+        "| server | N | pacing | sends | keystroke p50 | p95 | p99 | max | send p50 | send p99 | deliveries/s"
         " | converged | server CPU | server µs/delivery | server waited for a CPU | server RSS | KB/viewer"
         " | generator CPU | generator lag p99 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in results["fan_out"]:
         for policy, p in o["phases"].items():
@@ -113,7 +188,8 @@ def markdown(results: dict[str, Any]) -> str:
             gens = " / ".join(f"{g['cpu_percent']}%" for g in p["generators"])
             lag = max((g["loop_lag_p99_ms"] or 0) for g in p["generators"])
             lines.append(
-                f"| {o['viewers']} | {policy} | {p['sends']} | {k['p50']} | {k['p95']} | {k['p99']} | {k['max']}"
+                f"| {o.get('server', 'ours')} | {o['viewers']} | {policy} | {p['sends']}"
+                f" | {k['p50']} | {k['p95']} | {k['p99']} | {k['max']}"
                 f" | {d['p50']} | {d['p99']} | {p['deliveries_per_second']:,.0f} | {p['converged']}/{o['viewers']}"
                 f" | {p['server_cpu_percent']}% | {p.get('server_cpu_us_per_delivery')}"
                 f" | {p.get('server_waiting_for_cpu_percent')}% | {p['server_rss_mb']} MB | {o['rss_kb_per_viewer']}"
@@ -122,7 +198,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         "Latencies in ms. Joining: "
-        + ", ".join(f"{o['viewers']} viewers in {o['join_seconds']} s" for o in results["fan_out"])
+        + ", ".join(
+            f"{o['viewers']} viewers of {o.get('server', 'ours')} in {o['join_seconds']} s" for o in results["fan_out"]
+        )
         + ".",
     ]
     late = results.get("late_join")
@@ -140,6 +218,68 @@ def markdown(results: dict[str, Any]) -> str:
     for row in targets(results):
         lines.append(f"| {row['target']} | {row['value']} | {row['limit']} | {'yes' if row['met'] else 'NO'} |")
     return "\n".join(lines) + "\n"
+
+
+def before_after(results: dict[str, Any], before: dict[str, Any]) -> list[str]:
+    """This run beside a run of the same bench on the server before issue 12 (bench/results/before)."""
+    now, then = _ours(results), _ours(before)
+    now_peer, then_peer = _peer(results), _peer(before)
+    m = before["machine"]
+    lines = [
+        "## Before and after",
+        "",
+        f"Before: the same bench (peer, clients offering permessage-deflate) on the server as it was before"
+        f" issue 12, run {m['time']} (load average {m['loadavg_at_start']} at start;"
+        f" {before['settings']['duration']:g} s phases); its tables are in bench/results/before/results.md."
+        " Ratios are to the peer of the same run.",
+        "",
+        "| N | pacing | µs/delivery before | after | ratio to peer before | after | send p99 before | after"
+        " | converged before | after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sorted(set(now) & set(then)):
+        for policy, a in now[n]["phases"].items():
+            b = then[n]["phases"].get(policy)
+            if b is None:
+                continue
+            pa = now_peer.get(n, {}).get("phases", {}).get(policy, {})
+            pb = then_peer.get(n, {}).get("phases", {}).get(policy, {})
+            ra = _ratio(a["server_cpu_us_per_delivery"], pa.get("server_cpu_us_per_delivery"))
+            rb = _ratio(b["server_cpu_us_per_delivery"], pb.get("server_cpu_us_per_delivery"))
+            lines.append(
+                f"| {n} | {policy} | {b['server_cpu_us_per_delivery']} | {a['server_cpu_us_per_delivery']}"
+                f" | {rb} | {ra} | {b['delivery_latency_ms']['p99']} | {a['delivery_latency_ms']['p99']}"
+                f" | {b['converged']}/{n} | {a['converged']}/{n} |"
+            )
+    n = max(set(now) & set(then), default=None)
+    if n is not None:
+        lines += [
+            "",
+            f"Memory per idle viewer ({n} viewers): {then[n]['rss_kb_per_viewer']} KB before,"
+            f" {now[n]['rss_kb_per_viewer']} KB after.",
+        ]
+    if before.get("late_join") and results.get("late_join"):
+        lines += [
+            f"1 MB late join, max: {before['late_join']['ms']['max']} ms before,"
+            f" {results['late_join']['ms']['max']} ms after."
+        ]
+    return lines
+
+
+def profile_summary(text: str, top: int = 8) -> list[str]:
+    """The functions with most own samples in a py-spy profile printed by `BENCH_PROFILE=1` (first phase)."""
+    own = text.split("by self:", 1)[1].split("by total:", 1)[0].strip().splitlines()[:top] if "by self:" in text else []
+    head = [line for line in text.splitlines() if "us/delivery" in line][:1]
+    return [
+        "## Profile",
+        "",
+        "py-spy (`BENCH_PROFILE=1`, bench/results/profile-500.txt) of the server, 500 viewers, our pacing;"
+        " the functions with most samples of their own (line 121 of selfhost/fanout.py is the"
+        " `transport.write(frame)`, the kernel's socket write):",
+        "",
+        *(["    " + line.strip() for line in head] + [""] if head else []),
+        *("    " + line for line in own),
+    ]
 
 
 def _busy_note(m: dict[str, Any]) -> list[str]:
@@ -164,18 +304,22 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5))
     styles = {"ours": "-", "tutorial": "--"}
     colors = {"p50": "tab:blue", "p95": "tab:orange", "p99": "tab:red"}
-    ns = [o["viewers"] for o in results["fan_out"]]
+    ours, peer = _ours(results), _peer(results)
+    ns = sorted(ours)
     for policy, style in styles.items():
         for q, color in colors.items():
-            ys = [o["phases"][policy]["keystroke_latency_ms"][q] for o in results["fan_out"]]
+            ys = [ours[n]["phases"][policy]["keystroke_latency_ms"][q] for n in ns]
             ax.plot(ns, ys, style, color=color, marker="o", label=f"{policy} {q}")
-    ax.axhline(TARGET_P99_MS, color="grey", linewidth=0.8, linestyle=":", label="25 ms")
+    peer_ns = sorted(peer)
+    if peer_ns:
+        ys = [peer[n]["phases"]["ours"]["keystroke_latency_ms"]["p99"] for n in peer_ns]
+        ax.plot(peer_ns, ys, ":", color="black", marker="x", label="peer (socket.io), ours pacing, p99")
     ax.set_xscale("log")
     ax.set_yscale("log")  # from milliseconds when idle to seconds when the server falls behind
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("viewers (N)")
     ax.set_ylabel("keystroke-to-viewer latency (ms)")
-    ax.set_title("codestream selfhost: latency against viewers (ours: 50 ms window; tutorial: 200 ms flush)")
+    ax.set_title("codestream selfhost and a socket.io relay: keystroke latency (ours: 50 ms window; tutorial: 200 ms)")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7, ncol=2)
     ax.grid(True, which="both", alpha=0.3)
@@ -188,7 +332,12 @@ def write(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     results = results | {"targets": targets(results)}
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
+    text = markdown(results)
+    if (before := out / "before" / "results.json").is_file():
+        text += "\n" + "\n".join(before_after(results, json.loads(before.read_text()))) + "\n"
+    if (profile := out / "profile-500.txt").is_file():
+        text += "\n" + "\n".join(profile_summary(profile.read_text())) + "\n"
+    (out / "results.md").write_text(text)
     plot(results, out / "latency.png")
 
 

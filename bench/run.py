@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,11 +66,29 @@ class Server:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, extra_args: list[str]) -> Server:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")}
-    env["PYTHONUNBUFFERED"] = "1"
+def start_server(data_dir: Path, extra_args: list[str], settings: dict[str, str] | None = None) -> Server:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")} | (settings or {})
     command = [sys.executable, "-m", "selfhost", "--host", "127.0.0.1", "--port", "0"]
     command += ["--data-dir", str(data_dir), "--log-level", "warning", *extra_args]
+    return _start(command, env, "selfhost")
+
+
+PEER_DIR = ROOT / "bench" / "peer"
+
+
+def start_peer() -> Server:
+    """The socket.io 4 relay on Node (bench/peer), `npm ci`-installed by `make bench`."""
+    if not (PEER_DIR / "node_modules" / "socket.io").is_dir():
+        raise RuntimeError(f"the peer is not installed: run `npm ci` in {PEER_DIR} (make bench does)")
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("the peer needs Node.js (node) on PATH")
+    command = [node, str(PEER_DIR / "relay.js"), "--host", "127.0.0.1", "--port", "0"]
+    return _start(command, dict(os.environ), "the peer")
+
+
+def _start(command: list[str], env: dict[str, str], name: str) -> Server:
+    env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     lines: list[str] = []
@@ -82,7 +101,7 @@ def start_server(data_dir: Path, extra_args: list[str]) -> Server:
             threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
             return server
     process.kill()
-    raise RuntimeError("selfhost did not start:\n" + "".join(lines))
+    raise RuntimeError(f"{name} did not start:\n" + "".join(lines))
 
 
 NICE = 0  # set from --nice
@@ -171,8 +190,14 @@ async def _open_writer(server: Any) -> tuple[dict[str, Any], Writer]:
     return grant, writer
 
 
-async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int) -> dict[str, Any]:
-    server = start_server(work / f"data-{n}", [])
+SERVERS = ("ours", "peer")
+
+
+async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int, kind: str) -> dict[str, Any]:
+    """N viewers on one server (`ours` or the `peer`), both pacings typed to them in turn."""
+    # A room takes 1,000 viewers by default (CODESTREAM_MAX_VIEWERS_PER_ROOM): raised for larger N.
+    room = {"CODESTREAM_MAX_VIEWERS_PER_ROOM": str(max(1000, n))}
+    server = start_server(work / f"data-{n}", [], room) if kind == "ours" else start_peer()
     generators: list[Generator] = []
     writer: Writer | None = None
     try:
@@ -203,6 +228,7 @@ async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int) ->
         await asyncio.sleep(2)  # let the join's presence messages drain before measuring memory
         rss_idle = rss_bytes(server.pid)
         result: dict[str, Any] = {
+            "server": kind,
             "viewers": n,
             "generator_processes": procs,
             "connected": connected,
@@ -215,7 +241,7 @@ async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int) ->
         }
         for index, policy in enumerate(POLICIES):
             strokes = keystrokes.script(duration, KEYS_PER_SECOND, seed + index, writer.text)
-            result["phases"][policy] = await _phase(server, writer, generators, strokes, policy, work, n)
+            result["phases"][policy] = await _phase(server, writer, generators, strokes, policy, work, n, kind)
         return result
     finally:
         try:
@@ -239,9 +265,11 @@ async def _phase(
     policy: str,
     work: Path,
     n: int,
+    kind: str,
 ) -> dict[str, Any]:
     await asyncio.gather(*(g.call("start") for g in generators))
-    profiler = await _profile(server.pid, work / f"profile-{n}-{policy}.txt", strokes[-1].at) if PROFILE else None
+    profile = work / f"profile-{n}-{policy}.txt"
+    profiler = await _profile(server.pid, profile, strokes[-1].at) if PROFILE and kind == "ours" else None
     cpu0, t0, sends0 = cpu_seconds(server.pid), time.monotonic(), writer.sends
     waited0 = runqueue_wait_seconds(server.pid)
     others = [os.getpid(), *(g.process.pid for g in generators)]  # the writer, then the generators
@@ -250,8 +278,8 @@ async def _phase(
     typed = time.monotonic() - t0
     if profiler is not None:
         await profiler.wait()
-        print(hot_spots(work / f"profile-{n}-{policy}.txt"), flush=True)
-    paths = [work / f"samples-{n}-{policy}-{i}.bin" for i in range(len(generators))]
+        print(hot_spots(profile), flush=True)
+    paths = [work / f"samples-{kind}-{n}-{policy}-{i}.bin" for i in range(len(generators))]
     reports = await asyncio.gather(
         *(
             g.call("stop", version=writer.version, sha256=writer.digest(), samples_path=str(p), wait=60)
@@ -397,10 +425,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         for n in args.viewers:
             procs = args.procs or (1 if n <= 100 else 2 if n <= 500 else 4)
-            print(f"bench: {n} viewers over {procs} generator process(es) ...", flush=True)
-            outcome = await fan_out(n, procs, args.duration, work, seed=1000 + n)
-            print(report.summary_line(outcome), flush=True)
-            results["fan_out"].append(outcome)
+            for kind in args.servers:
+                print(f"bench: {n} viewers of {kind} over {procs} generator process(es) ...", flush=True)
+                outcome = await fan_out(n, procs, args.duration, work, seed=1000 + n, kind=kind)
+                print(report.summary_line(outcome), flush=True)
+                results["fan_out"].append(outcome)
         print("bench: late join of a 1 MB text ...", flush=True)
         results["late_join"] = await late_join(args.late_size, args.late_joins, work)
         print(f"bench: late join {results['late_join']['ms']}", flush=True)
@@ -410,7 +439,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--viewers", default="10,100,500,1000", help="comma-separated N (default: %(default)s)")
+    parser.add_argument("--viewers", default="100,500,1000,2000", help="comma-separated N (default: %(default)s)")
+    parser.add_argument(
+        "--servers", default="ours,peer", help="servers measured for each N, one after the other (default: %(default)s)"
+    )
     parser.add_argument("--duration", type=float, default=15, help="seconds of typing per phase (default: 15)")
     parser.add_argument("--procs", type=int, default=0, help="generator processes (default: by N, 1 to 4)")
     parser.add_argument("--late-size", type=int, default=1_000_000, help="late-join text size (default: 1 MB)")
@@ -425,6 +457,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
     args = parser.parse_args(argv)
     args.viewers = [int(v) for v in args.viewers.split(",") if v]
+    args.servers = [s for s in args.servers.split(",") if s]
+    if unknown := set(args.servers) - set(SERVERS):
+        parser.error(f"unknown server(s) {sorted(unknown)}: choose from {SERVERS}")
     return args
 
 

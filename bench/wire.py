@@ -2,7 +2,8 @@
 
 python-socketio's client costs a coroutine wake-up, a queue and a JSON decode per packet;
 here one `data_received` call parses every frame of a TCP read in a tight loop. It speaks
-just what the benchmark needs: the WebSocket upgrade, text frames (server frames are never
+just what the benchmark needs: the WebSocket upgrade, offering permessage-deflate as browsers
+do (RFC 7692; a server may compress any message or not), text frames (server frames are never
 masked), ping/pong and close; then Engine.IO 4 (`0` open, `2` ping -> `3` pong, `4` message)
 and Socket.IO 5 (`40` connect, `42[...]` event) on top.
 """
@@ -13,6 +14,7 @@ import asyncio
 import base64
 import json
 import os
+import zlib
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +43,10 @@ class Socket(asyncio.Protocol):
         self._buffer = bytearray()
         self._upgraded = False
         self._fragments: list[bytes] = []
+        self._compressed = False  # RSV1 on the first frame of the message being read
+        self._inflater: Any = None  # set when the server accepted permessage-deflate
+        self._reset_inflater = False  # server_no_context_takeover: a fresh inflater per message
+        self.deflate = True  # offer permessage-deflate in the upgrade
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._request = b""
@@ -53,7 +59,9 @@ class Socket(asyncio.Protocol):
         target = f"{path.rstrip('/')}/?EIO=4&transport=websocket&access_token={quote(token)}"
         self._request = (
             f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            + ("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if self.deflate else "")
+            + "\r\n"
         ).encode()
         loop = asyncio.get_running_loop()
         await loop.create_connection(lambda: self, host, port)
@@ -89,8 +97,13 @@ class Socket(asyncio.Protocol):
             if b" 101 " not in status:
                 self._fail(f"upgrade refused: {status.decode(errors='replace')}")
                 return
+            headers = bytes(buf[:end]).decode("latin-1").lower()
             del buf[: end + 4]
             self._upgraded = True
+            for line in headers.split("\r\n"):
+                if line.startswith("sec-websocket-extensions:") and "permessage-deflate" in line:
+                    self._inflater = zlib.decompressobj(-15)
+                    self._reset_inflater = "server_no_context_takeover" in line
         self._frames(buf)
 
     def _frames(self, buf: bytearray) -> None:
@@ -110,23 +123,34 @@ class Socket(asyncio.Protocol):
                 break
             payload = bytes(buf[pos + head : pos + head + length])
             pos += head + length
-            self._frame(b0 & 0x80, b0 & 0x0F, payload)
+            self._frame(b0 & 0x80, b0 & 0x40, b0 & 0x0F, payload)
         del buf[:pos]
 
-    def _frame(self, fin: int, opcode: int, payload: bytes) -> None:
+    def _frame(self, fin: int, rsv1: int, opcode: int, payload: bytes) -> None:
         if opcode in (0, 1, 2):
+            if opcode:
+                self._compressed = bool(rsv1)
             if not fin:
                 self._fragments.append(payload)
                 return
             if self._fragments:
                 payload = b"".join([*self._fragments, payload])
                 self._fragments.clear()
+            if self._compressed:
+                payload = self._inflate(payload)
             self._packet(payload.decode())
         elif opcode == 9:  # ping
             self._send_frame(0xA, payload)
         elif opcode == 8:  # close: answer and drop the connection
             self._send_frame(0x8, payload[:2])
             self.close()
+
+    def _inflate(self, payload: bytes) -> bytes:
+        if self._inflater is None:
+            raise ClosedError("a compressed frame without permessage-deflate")
+        if self._reset_inflater:
+            self._inflater = zlib.decompressobj(-15)
+        return self._inflater.decompress(payload + b"\x00\x00\xff\xff")
 
     def _send_frame(self, opcode: int, payload: bytes) -> None:
         if self.transport is None:

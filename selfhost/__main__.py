@@ -19,6 +19,7 @@ from shared.capabilities import CapabilityError
 from shared.settings import Settings, SettingsError, env_name
 from shared.store import MemoryRoomStore
 
+from . import fanout
 from .app import Server
 from .redact import redact_logs
 from .redis_store import check_reachable, redis_backends
@@ -134,6 +135,7 @@ async def _serve(server: Server, sock: socket.socket, log_level: str) -> None:
         timeout_graceful_shutdown=3,
         access_log=False,  # access lines would log tokens
         ws_max_size=server.sio.eio.max_http_buffer_size,
+        ws=fanout.install(),  # broadcasts framed once per message (or, if the check fails, uvicorn's default)
     )
     redact_logs()  # uvicorn has set up its log handlers by now
     runner = _Uvicorn(config)

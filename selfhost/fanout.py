@@ -1,16 +1,28 @@
-"""Socket.IO client managers whose broadcasts queue the packet for each socket directly.
+"""Broadcasts encoded once and written to every viewer's connection: every override of
+python-socketio's, python-engineio's and uvicorn's internals lives here.
 
-python-socketio's manager encodes a broadcast once, then starts one asyncio task per
-recipient and waits for them all. Each task only puts the packet on that socket's queue,
-which never blocks, so for 500 viewers it pays 500 task creations and a 500-task wait to
-do 500 queue puts. The benchmark's profile (bench/results) showed this as the second
-largest cost of a fan-out after the socket writes themselves; here the puts are plain
-awaits in a loop. Broadcasts with callbacks (not used by codestream) keep the library's way.
+python-socketio's manager starts one task per recipient; each puts the packet on that socket's
+engineio queue, whose writer task wakes, and uvicorn then frames (and, with permessage-deflate,
+compresses) the same message again for every viewer. Here a broadcast builds the Socket.IO
+packet, the Engine.IO packet and the WebSocket frame once, and for each recipient on a
+WebSocket with nothing queued or in flight and no backpressure writes that frame straight to
+its transport: no task, queue or timer per recipient. Any other recipient (long-polling, a
+queue or a send in flight, a paused transport, an upgrade under way) gets the packet through
+engineio's queue, so each socket's packets stay in order.
+
+Nothing is changed at import: `install()` (called by `python -m selfhost`) checks that every
+name and signature relied on is there, patches, and returns uvicorn's `ws` class; if the check
+fails it logs why and leaves the libraries as they are (the managers then defer to
+python-socketio). Written for the versions pinned in requirements-selfhost.txt;
+tests/fanout/test_canary.py fails when an upgrade changes the code copied or relied on here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
@@ -18,6 +30,39 @@ from engineio import async_socket as engineio_async_socket
 from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from socketio import packet
+
+from .frames import text_frame
+
+log = logging.getLogger("codestream")
+
+# Messages this long or longer go compressed to viewers that negotiated permessage-deflate
+# (a 1 MB full shrinks several times); shorter ones go as one uncompressed frame for everyone.
+COMPRESS_MIN_BYTES = 8 * 1024
+# A viewer whose engineio queue holds this many packets has stopped reading (its transport is
+# paused and its kernel buffers are full): it is cut off, so its memory stays bounded.
+MAX_QUEUED_PACKETS = 256
+# Where the WebSocket protocol puts itself in the ASGI scope's extensions.
+SCOPE_EXTENSION = "codestream.connection"
+
+
+@dataclass
+class Counters:
+    """Recipients served by each path since start (the tests and the bench read them)."""
+
+    direct: int = 0
+    queued: int = 0
+    cut_off: int = 0
+
+
+counters = Counters()
+_active = False  # set by install() once the check passed
+
+
+def active() -> bool:
+    return _active
+
+
+# --- the broadcast ---
 
 
 async def deliver(
@@ -30,12 +75,61 @@ async def deliver(
     args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
     skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
     encoded = manager.server.packet_class(packet.EVENT, namespace=namespace, data=[event, *args]).encode()
-    parts = encoded if isinstance(encoded, list) else [encoded]
-    eio_packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
+    if isinstance(encoded, list):  # binary attachments: several packets, engineio's way
+        pkts = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in encoded]
+        for sid, eio_sid in list(manager.get_participants(namespace, room)):
+            if sid not in skip:
+                for p in pkts:
+                    await manager.server._send_eio_packet(eio_sid, p)
+        return
+    pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+    payload = pkt.encode().encode()
+    frame = text_frame(payload)
+    compress = len(payload) >= COMPRESS_MIN_BYTES
+    sockets = manager.server.eio.sockets
+    direct = 0
     for sid, eio_sid in list(manager.get_participants(namespace, room)):
-        if sid not in skip:
-            for p in eio_packets:
-                await manager.server._send_eio_packet(eio_sid, p)
+        if sid in skip:
+            continue
+        s = sockets.get(eio_sid)
+        if s is not None and _write(s, payload, frame, compress):
+            direct += 1
+            continue
+        if s is not None and s.queue.qsize() >= MAX_QUEUED_PACKETS and _cut_off(s):
+            continue
+        counters.queued += 1
+        await manager.server._send_eio_packet(eio_sid, pkt)
+    counters.direct += direct
+
+
+def _write(s: Any, payload: bytes, frame: bytes, compress: bool) -> bool:
+    """Write to the socket's WebSocket now, if that keeps its order; False: use its queue."""
+    connection = s.codestream_connection
+    if connection is None or s.codestream_sending or not s.upgraded or s.closing or s.closed or s.queue.qsize():
+        return False
+    if connection.close_sent or connection.disconnected or not connection.writable.is_set():
+        return False
+    if connection.transport.is_closing():
+        return False
+    ws = connection.conn
+    if ws.state is not _OPEN or ws.expect_continuation_frame:
+        return False
+    if compress and ws.extensions:  # websockets compresses it with this connection's context
+        ws.send_text(payload)
+        connection.transport.write(b"".join(ws.data_to_send()))
+    else:
+        connection.transport.write(frame)
+    return True
+
+
+def _cut_off(s: Any) -> bool:
+    connection = s.codestream_connection
+    if connection is None or connection.disconnected:
+        return False
+    log.info("cutting off socket %s: it stopped reading (%d packets queued)", s.sid, s.queue.qsize())
+    counters.cut_off += 1
+    connection.transport.abort()  # engineio then closes the socket as for any lost connection
+    return True
 
 
 class FanoutManager(socketio.AsyncManager):
@@ -52,7 +146,7 @@ class FanoutManager(socketio.AsyncManager):
         to: Any = None,
         **kwargs: Any,
     ) -> None:
-        if callback is not None:
+        if callback is not None or not _active:
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to)
         await deliver(self, event, data, namespace, to or room, skip_sid)
 
@@ -61,7 +155,7 @@ class FanoutRedisManager(socketio.AsyncRedisManager):
     """Several processes over Redis: each delivers what reaches it to its own sockets."""
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
-        if message.get("callback") is not None or message.get("binary"):
+        if message.get("callback") is not None or message.get("binary") or not _active:
             return await super()._handle_emit(message)
         data = message["data"]
         if isinstance(data, list):
@@ -71,15 +165,29 @@ class FanoutRedisManager(socketio.AsyncRedisManager):
         )
 
 
+# --- the overrides ---
+
+_library_poll = engineio_async_socket.AsyncSocket.poll
+_library_upgrade = engineio_async_socket.AsyncSocket._upgrade_websocket
+
+
 async def _poll(self: Any) -> list[Any]:
-    """engineio's AsyncSocket.poll without `asyncio.wait_for`, which on Python 3.11 starts a
-    task for every packet a socket sends; `asyncio.timeout` does the same job without one."""
-    try:
-        async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+    """engineio's AsyncSocket.poll, which also says whether a send is in flight; and on the
+    WebSocket writer without its per-packet timer (engineio's reader loop ends a socket that
+    stops answering, and then unblocks the writer with None)."""
+    self.codestream_sending = False
+    if not self.upgraded:  # long-polling: the library's wait, without wait_for's task
+        try:
+            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                packets = [await self.queue.get()]
+        except (TimeoutError, asyncio.CancelledError):
+            raise engineio_exceptions.QueueEmpty() from None
+    else:
+        try:
             packets = [await self.queue.get()]
-        self.queue.task_done()
-    except (TimeoutError, asyncio.CancelledError):
-        raise engineio_exceptions.QueueEmpty() from None
+        except asyncio.CancelledError:
+            raise engineio_exceptions.QueueEmpty() from None
+    self.queue.task_done()
     if packets == [None]:
         return []
     while True:
@@ -92,8 +200,170 @@ async def _poll(self: Any) -> list[Any]:
             packets.append(pkt)
         except asyncio.QueueEmpty:
             break
+    self.codestream_sending = True
     return packets
 
 
-if hasattr(asyncio, "timeout"):  # Python 3.11+
-    engineio_async_socket.AsyncSocket.poll = _poll  # type: ignore[method-assign]
+async def _upgrade_websocket(self: Any, environ: dict[str, Any]) -> Any:
+    """Remember the WebSocket this socket is upgrading to (our uvicorn protocol, from the scope)."""
+    if not self.upgraded:
+        connection = environ.get("asgi.scope", {}).get("extensions", {}).get(SCOPE_EXTENSION)
+        self.codestream_connection = connection if isinstance(connection, _connection_class or ()) else None
+    return await _library_upgrade(self, environ)
+
+
+_connection_class: type | None = None
+_OPEN: Any = None
+
+
+def _make_connection_class() -> type:
+    from uvicorn.protocols.utils import ClientDisconnected
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+
+    class Connection(WebSocketsSansIOProtocol):
+        """uvicorn's WebSocket protocol, which puts itself in the ASGI scope's extensions, and
+        whose permessage-deflate keeps no zlib state between messages and compresses only
+        large ones (a small message goes as one uncompressed frame, which RFC 7692 allows)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if self.config.ws_per_message_deflate:
+                # No context takeover: an idle viewer holds no compressor or decompressor
+                # (about 40 KB each with uvicorn's settings); level 1 still shrinks text 3-4 times.
+                self.conn.available_extensions = [
+                    ServerPerMessageDeflateFactory(
+                        server_no_context_takeover=True,
+                        client_no_context_takeover=True,
+                        server_max_window_bits=12,
+                        client_max_window_bits=12,
+                        compress_settings={"memLevel": 5, "level": 1},
+                    )
+                ]
+
+        def handle_connect(self, event: Any) -> None:
+            super().handle_connect(event)
+            scope = getattr(self, "scope", None)
+            if scope is not None:  # None: the upgrade was refused
+                scope["extensions"][SCOPE_EXTENSION] = self
+
+        async def send(self, message: Any) -> None:
+            text = message.get("text") if message["type"] == "websocket.send" else None
+            if text is None or len(text) >= COMPRESS_MIN_BYTES or not self.handshake_complete or self.close_sent:
+                return await super().send(message)
+            await self.writable.wait()  # as uvicorn's send: wait out backpressure
+            if self.disconnected or self.conn.state is not _OPEN:
+                raise ClientDisconnected()
+            self.transport.write(text_frame(text.encode()))
+
+    return Connection
+
+
+# (object, attribute, parameter names or None for "present") that the code above relies on.
+def _requirements() -> list[tuple[Any, str, list[str] | None]]:
+    from uvicorn.protocols import utils
+    from uvicorn.protocols.websockets import websockets_sansio_impl as sansio
+    from websockets import protocol
+    from websockets.extensions import permessage_deflate
+
+    sock = engineio_async_socket.AsyncSocket
+    proto = sansio.WebSocketsSansIOProtocol
+    return [
+        (sock, "poll", ["self"]),
+        (sock, "_upgrade_websocket", ["self", "environ"]),
+        (sock, "_websocket_handler", ["self", "ws"]),
+        (socketio.AsyncServer, "_send_eio_packet", ["self", "eio_sid", "eio_pkt"]),
+        (socketio.AsyncManager, "get_participants", ["self", "namespace", "room"]),
+        (socketio.AsyncManager, "emit", None),
+        (socketio.AsyncRedisManager, "_handle_emit", ["self", "message"]),
+        (proto, "handle_connect", ["self", "event"]),
+        (proto, "send", ["self", "message"]),
+        (proto, "__init__", ["self", "config", "server_state", "app_state", "_loop"]),
+        (protocol.Protocol, "send_text", ["self", "data", "fin"]),
+        (protocol.Protocol, "data_to_send", ["self"]),
+        (protocol, "State", None),
+        (utils, "ClientDisconnected", None),
+        (
+            permessage_deflate.ServerPerMessageDeflateFactory,
+            "__init__",
+            [
+                "self",
+                "server_no_context_takeover",
+                "client_no_context_takeover",
+                "server_max_window_bits",
+                "client_max_window_bits",
+                "compress_settings",
+                "require_client_max_window_bits",
+            ],
+        ),
+    ]
+
+
+# Attributes set in __init__ that the code above reads (their names appear in __init__'s code).
+def _attributes() -> list[tuple[Any, list[str]]]:
+    from engineio import base_socket
+    from uvicorn.protocols.websockets import websockets_sansio_impl as sansio
+    from websockets import protocol, server
+
+    return [
+        (base_socket.BaseSocket.__init__, ["queue", "upgraded", "closed", "closing", "sid"]),
+        (
+            sansio.WebSocketsSansIOProtocol.__init__,
+            ["config", "conn", "transport", "writable", "close_sent", "disconnected", "handshake_complete"],
+        ),
+        (protocol.Protocol.__init__, ["extensions", "expect_continuation_frame"]),
+        (server.ServerProtocol.__init__, ["available_extensions"]),
+    ]
+
+
+def check() -> list[str]:
+    """What is missing for the overrides: an empty list when they can be installed."""
+    problems: list[str] = []
+    try:
+        requirements, attributes = _requirements(), _attributes()
+    except (ImportError, AttributeError) as error:
+        return [f"cannot import what the fast path uses: {error}"]
+    for owner, name, params in requirements:
+        target = getattr(owner, name, None)
+        label = f"{getattr(owner, '__qualname__', getattr(owner, '__name__', owner))}.{name}"
+        if target is None:
+            problems.append(f"{label} is missing")
+        elif params is not None and list(inspect.signature(target).parameters) != params:
+            problems.append(f"{label} takes {list(inspect.signature(target).parameters)}, not {params}")
+    for init, names in attributes:
+        missing = [n for n in names if n not in init.__code__.co_names]
+        if missing:
+            problems.append(f"{init.__qualname__} no longer sets {', '.join(missing)}")
+    return problems
+
+
+def install() -> Any:
+    """Install the overrides if the libraries are as expected; uvicorn's `ws` setting to use."""
+    global _active, _connection_class, _OPEN
+    if _active:
+        return _connection_class
+    problems = check()
+    if problems:
+        log.warning("fan-out fast path off, using the libraries' path: %s", "; ".join(problems))
+        return "auto"
+    from websockets.protocol import State
+
+    _OPEN = State.OPEN
+    _connection_class = _make_connection_class()
+    sock = engineio_async_socket.AsyncSocket
+    sock.codestream_connection = None  # type: ignore[attr-defined]
+    sock.codestream_sending = False  # type: ignore[attr-defined]
+    sock.poll = _poll  # type: ignore[method-assign]
+    sock._upgrade_websocket = _upgrade_websocket  # type: ignore[method-assign]
+    _active = True
+    log.info("fan-out fast path on: broadcasts are framed once and written to each WebSocket")
+    return _connection_class
+
+
+def uninstall() -> None:
+    """Put the libraries back as they were (for tests that install in their own process)."""
+    global _active
+    sock = engineio_async_socket.AsyncSocket
+    sock.poll = _library_poll  # type: ignore[method-assign]
+    sock._upgrade_websocket = _library_upgrade  # type: ignore[method-assign]
+    _active = False
