@@ -35,6 +35,7 @@ class Writer {
     this.needFull = false;
     this.cursorDirty = true;
     this.languageDirty = false;
+    this.viewers = 0; // as the last presence said
     this.firstJoin = true;
     this.adopting = false; // waiting for the server's text after a reload
     this.remote = false; // true while the page itself sets the text
@@ -196,11 +197,22 @@ class Writer {
   received(message) {
     if (message.type === TYPES.PRESENCE) {
       ui.setViewers(message.viewers);
+      this.viewerJoined(message.viewers);
     } else if (message.type === TYPES.EDITOR_MESSAGE) {
       this.editorMessage(message.data ?? {});
     } else if (message.type === TYPES.ERROR) {
       this.refusedMessage(message);
     }
+  }
+
+  // A viewer who joined may have got the room's text from before our last language change (on
+  // Azure the room it read can lag what we sent): say the language again, one small message.
+  viewerJoined(viewers) {
+    if (viewers > this.viewers) {
+      this.languageDirty = true;
+      this.pacer.poke();
+    }
+    this.viewers = viewers;
   }
 
   editorMessage(data) {

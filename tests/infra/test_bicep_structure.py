@@ -279,9 +279,9 @@ def test_target_scope_is_the_resource_group(name: str, trees: Trees) -> None:
 
 
 def test_the_app_setting_names_are_the_ones_the_code_declares(trees: Trees) -> None:
-    """Names read from the code itself: function_app.py and shared/settings.py."""
+    """Names read from the code itself: azure_adapter/service_tokens.py and shared/settings.py."""
     settings = app_settings(trees)
-    connection = tools.module_constant(tools.REPO / "function_app.py", "CONNECTION")
+    connection = tools.module_constant(tools.REPO / "azure_adapter" / "service_tokens.py", "CONNECTION")
     assert {f"{connection}__endpoint", f"{connection}__credential"} <= set(settings)
     assert env_name("secret") in settings
     assert env_name("allowed_origins") in settings
