@@ -18,11 +18,19 @@ import uvloop
 from selfhost import fanout
 from selfhost.app import Server
 from shared.settings import Settings
-from tests.redis.conftest import redis_url  # noqa: F401  (a fixture: a throwaway redis-server)
-from tests.support.clients import Viewer, Writer, negotiate
+from shared.store import MemoryRoomStore
+from tests.support.clients import Viewer, Writer
+from tests.support.negotiate import negotiate
+from tests.support.redis_server import redis_server
 
 # Writers in these tests send faster than a person types.
 ENV = {"CODESTREAM_MESSAGES_PER_SECOND": "100000", "CODESTREAM_PRESENCE_INTERVAL_SECONDS": "0"}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 class _Uvicorn(uvicorn.Server):
@@ -94,7 +102,7 @@ def settings() -> Settings:
 @pytest.fixture
 async def running(settings: Settings) -> AsyncIterator[Running]:
     try:
-        async with serve(Server(settings, os.urandom(32))) as started:
+        async with serve(Server(settings, os.urandom(32), MemoryRoomStore(settings))) as started:
             yield started
     finally:
         fanout.uninstall()
