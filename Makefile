@@ -11,12 +11,16 @@ PORT ?= 3000
 run: prerequisites-run setup site
 	$(PY) -m selfhost --host $(HOST) --port $(PORT)
 
-# pytest exits 5 when it collects nothing, and make fails with it: an empty run fails.
+# pytest exits 5 when it collects nothing, and make fails with it: an empty run fails. Three
+# pytest runs (the worker and the old Azure harness each need a process of their own); the
+# last line sums them (test-artifacts/results/*.xml).
+RESULTS := test-artifacts/results
 test: prerequisites-test setup site infra-tools azure-setup
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(addprefix --ignore=,$(AZURE_TESTS)) $(PYTEST_ARGS)
-	$(AZURE_PY) -m pytest tests/azure $(AZURE_PYTEST_ARGS)
-	$(AZURE_PY) -m pytest tests/fuzz/test_fuzz_azure.py  # the older simulated harness: a process of its own
+	$(PY) -m pytest $(addprefix --ignore=,$(AZURE_TESTS)) --junitxml=$(RESULTS)/main.xml $(PYTEST_ARGS)
+	$(AZURE_PY) -m pytest tests/azure --junitxml=$(RESULTS)/azure.xml $(AZURE_PYTEST_ARGS)
+	$(AZURE_PY) -m pytest tests/fuzz/test_fuzz_azure.py --junitxml=$(RESULTS)/azure-fuzz.xml  # the older harness: a process of its own
+	$(PY) tools/test_totals.py $(RESULTS)/main.xml $(RESULTS)/azure.xml $(RESULTS)/azure-fuzz.xml
 
 # What the machine itself must have (README.md's first lines), checked in one place:
 # tools/prerequisites.sh names whatever is missing in one message and how to install it;
