@@ -193,8 +193,9 @@ class SocketIOService:
         if hasattr(result, "__await__"):
             result = await result
         await self.settle()
-        if out.get() is not None:
-            await self.perform(json.loads(out.get()))
+        written = out.get()
+        if written is not None:  # function_app writes the list itself (JSON, no date parsing by the host)
+            await self.perform(json.loads(written) if isinstance(written, str) else written)
         return result
 
     async def settle(self) -> None:
