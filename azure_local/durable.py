@@ -147,7 +147,8 @@ class DurableHost:
                 self.failures.append(str(outcome.get("result")))
                 log.error("entity %s@%s operation failed: %s", entity.name, entity.key, outcome.get("result"))
         if state.get("signals"):
-            raise NotImplementedError("the stand-in does not relay signals an entity sends")
+            # Python entities cannot signal others (docs/AZURE.md): one that tried is a bug to see.
+            raise RuntimeError("an entity sent signals; the stand-in relays none, as Python entities send none")
         entity.state = state["entityState"] if state["entityExists"] else None
 
     async def settle(self) -> None:

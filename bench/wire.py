@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from selfhost.frames import frame_header
+
 try:
     import orjson
 
@@ -156,12 +158,7 @@ class Socket(asyncio.Protocol):
         if self.transport is None:
             return
         n = len(payload)
-        if n < 126:
-            head = bytes((0x80 | opcode, 0x80 | n))
-        elif n < 65536:
-            head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-        else:
-            head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+        head = frame_header(opcode, n, masked=True)
         mask = os.urandom(4)
         # Client frames must be masked: XOR with the key repeated, done as one big integer.
         repeated = (mask * (n // 4 + 1))[:n]

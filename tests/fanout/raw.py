@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from selfhost.frames import frame_header
+
 
 @dataclass
 class Frame:
@@ -124,13 +126,7 @@ class RawViewer:
         self.send_frame(0x1, text.encode())
 
     def send_frame(self, opcode: int, payload: bytes) -> None:
-        n = len(payload)
-        if n < 126:
-            head = bytes((0x80 | opcode, 0x80 | n))
-        elif n < 65536:
-            head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-        else:
-            head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+        head = frame_header(opcode, len(payload), masked=True)
         mask = os.urandom(4)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.writer.write(head + mask + masked)
