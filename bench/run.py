@@ -105,6 +105,7 @@ def _start(command: list[str], env: dict[str, str], name: str) -> Server:
 
 
 NICE = 0  # set from --nice
+BATCH_VIEWERS = False  # set from --batch-viewers
 
 
 def _prioritise(pid: int) -> None:
@@ -133,6 +134,11 @@ class Generator:
             sys.executable, "-m", "bench.viewers", cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         _prioritise(process.pid)
+        if BATCH_VIEWERS:
+            # SCHED_BATCH: woken by the server's writes, a generator does not preempt it (the
+            # kernel runs it on a free CPU or at the next tick), as viewers on their own
+            # machines would not; it then reads many sockets per wake-up instead of one.
+            os.sched_setscheduler(process.pid, os.SCHED_BATCH, os.sched_param(0))
         return cls(process)
 
     async def call(self, op: str, timeout: float = 300, **args: Any) -> dict[str, Any]:
@@ -454,6 +460,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="scheduling priority for the server, writer and generators (e.g. -10 as root on a shared machine, "
         "so that neighbours' load disturbs the measurement less; default: 0)",
     )
+    parser.add_argument(
+        "--batch-viewers",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run the viewers' processes under SCHED_BATCH, so that they do not preempt the server",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
     args = parser.parse_args(argv)
     args.viewers = [int(v) for v in args.viewers.split(",") if v]
@@ -464,10 +476,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global NICE
+    global NICE, BATCH_VIEWERS
     args = parse_args(argv)
     raise_open_files()
-    NICE = args.nice
+    NICE, BATCH_VIEWERS = args.nice, args.batch_viewers
     _prioritise(os.getpid())
     try:
         import uvloop

@@ -8,7 +8,8 @@ packet, the Engine.IO packet and the WebSocket frame once, and for each recipien
 WebSocket with nothing queued or in flight and no backpressure writes that frame straight to
 its transport: no task, queue or timer per recipient. Any other recipient (long-polling, a
 queue or a send in flight, a paused transport, an upgrade under way) gets the packet through
-engineio's queue, so each socket's packets stay in order.
+engineio's queue, so each socket's packets stay in order. An idle viewer's connection keeps
+nothing of its handshake (the request and response, engineio's body reader).
 
 Nothing is changed at import: `install()` (called by `python -m selfhost`) checks that every
 name and signature relied on is there, patches, and returns uvicorn's `ws` class; if the check
@@ -205,10 +206,14 @@ async def _poll(self: Any) -> list[Any]:
 
 
 async def _upgrade_websocket(self: Any, environ: dict[str, Any]) -> Any:
-    """Remember the WebSocket this socket is upgrading to (our uvicorn protocol, from the scope)."""
+    """Remember the WebSocket this socket is upgrading to (our uvicorn protocol, from the scope).
+
+    The environ lives as long as the connection; its request body reader (an instance of a class
+    engineio defines anew for every request, about 2.6 KB) is never read on a WebSocket: dropped."""
     if not self.upgraded:
         connection = environ.get("asgi.scope", {}).get("extensions", {}).get(SCOPE_EXTENSION)
         self.codestream_connection = connection if isinstance(connection, _connection_class or ()) else None
+    environ.pop("wsgi.input", None)
     return await _library_upgrade(self, environ)
 
 
@@ -248,6 +253,11 @@ def _make_connection_class() -> type:
                 scope["extensions"][SCOPE_EXTENSION] = self
 
         async def send(self, message: Any) -> None:
+            if message["type"] == "websocket.accept":
+                await super().send(message)
+                if self.handshake_complete:  # the handshake's request and response (~3 KB) are done with
+                    self.request = self.response = None
+                return
             text = message.get("text") if message["type"] == "websocket.send" else None
             if text is None or len(text) >= COMPRESS_MIN_BYTES or not self.handshake_complete or self.close_sent:
                 return await super().send(message)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import engineio.async_socket
 import socketio
+from engineio.async_drivers import asgi
 from uvicorn.protocols.websockets import websockets_sansio_impl
 from websockets import protocol
 from websockets.extensions import permessage_deflate
@@ -34,7 +35,8 @@ COPIED = {
     socketio.AsyncManager.emit: "01ccd5b82b4f955e",  # replaced by fanout.deliver
     socketio.AsyncRedisManager._handle_emit: "4284671be955f644",  # replaced likewise
     _uvicorn.__init__: "631dcd744eab875f",  # its permessage-deflate settings, replaced
-    _uvicorn.send: "d4919ed760ce9f7b",  # its websocket.send branch, mirrored for small messages
+    _uvicorn.send: "d4919ed760ce9f7b",  # its websocket.send branch, mirrored; the handshake kept till accept
+    asgi.translate_request: "39e74733f1fe46aa",  # environ["wsgi.input"], dropped on a WebSocket
     _uvicorn.handle_connect: "fc648c2161ff8e13",  # where the scope is built
     protocol.Protocol.send_text: "9268f18e580a5d67",  # large messages to deflating viewers
     permessage_deflate.PerMessageDeflate.encode: "b4328e1eac2316cf",
