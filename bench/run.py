@@ -66,9 +66,12 @@ class Server:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, extra_args: list[str], settings: dict[str, str] | None = None) -> Server:
+def start_server(
+    data_dir: Path, extra_args: list[str], settings: dict[str, str] | None = None, module: str = "selfhost"
+) -> Server:
+    """`python -m selfhost` (or `bench.nohistory`, the same server keeping no history)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")} | (settings or {})
-    command = [sys.executable, "-m", "selfhost", "--host", "127.0.0.1", "--port", "0"]
+    command = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0"]
     command += ["--data-dir", str(data_dir), "--log-level", "warning", *extra_args]
     return _start(command, env, "selfhost")
 
@@ -190,14 +193,19 @@ async def _open_writer(server: Any) -> tuple[dict[str, Any], Writer]:
     return grant, writer
 
 
-SERVERS = ("ours", "peer")
+SERVERS = ("ours", "peer", "nohistory")  # nohistory: ours keeping no history (bench/nohistory.py)
 
 
 async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int, kind: str) -> dict[str, Any]:
     """N viewers on one server (`ours` or the `peer`), both pacings typed to them in turn."""
     # A room takes 1,000 viewers by default (CODESTREAM_MAX_VIEWERS_PER_ROOM): raised for larger N.
     room = {"CODESTREAM_MAX_VIEWERS_PER_ROOM": str(max(1000, n))}
-    server = start_server(work / f"data-{n}", [], room) if kind == "ours" else start_peer()
+    if kind == "peer":
+        server = start_peer()
+    else:
+        server = start_server(
+            work / f"data-{kind}-{n}", [], room, "bench.nohistory" if kind == "nohistory" else "selfhost"
+        )
     generators: list[Generator] = []
     writer: Writer | None = None
     try:

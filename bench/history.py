@@ -1,4 +1,4 @@
-"""`python -m tests.support.history_figures [FOLDER]`: the history's figures against issue 13's targets.
+"""`python -m bench.history [FOLDER]`: the history's store figures against issue 13's targets (`make bench` too).
 
 Two measurements, both through the real path (Room.receive, Recorder, the SQLite store on disk):
 
@@ -31,16 +31,24 @@ from typing import Any
 
 from selfhost.sqlite_store import SqliteStore
 from shared.history import Recorder
-from shared.room_operations import Create
+from shared.protocol import WriterMessage, parse_stream_message
+from shared.room_operations import Create, Receive, Refused
 from shared.settings import Settings
 from shared.store import MemoryRoomStore
-
-from .recording import record
 
 ROOM = "FFFFFFFFFFFFFFFFFFFFFF"
 SETTINGS = Settings(max_document_units=2 * 1024 * 1024)
 START = 1_800_000_000.0
 WORDS = ["def", "return", "self", "value", "é", "x", "for", "in", "range", "(", ")", ":", "中", "=", "+", "#"]
+
+
+async def receive(store: SqliteStore | MemoryRoomStore, data: dict[str, Any], at: float, settings: Settings) -> None:
+    """A writer's message into the room, recorded in its history inside the store's update, as the server does."""
+    message = parse_stream_message(data, settings)
+    assert isinstance(message, WriterMessage)
+    result = await store.apply(ROOM, Receive(message, at))
+    if isinstance(result, Refused):
+        raise result.error
 
 
 def edit(version: int, offset: int, length: int, text: str) -> dict[str, Any]:
@@ -84,8 +92,8 @@ async def text_at_figures(folder: Path, versions: int = 10_000, samples: int = 5
             data = edit(version, rng.randrange(length + 1), 0, line(rng, 106))
             length += 106
         at = START + version * 0.05
-        await record(store, ROOM, data, at, SETTINGS)
-        await record(memory, ROOM, data, at, SETTINGS)
+        await receive(store, data, at, SETTINGS)
+        await receive(memory, data, at, SETTINGS)
         if store.recorder.deltas_since_checkpoint(ROOM) == 0 and version > 1:
             before_checkpoint.append(version - 1)
     await store.flush()
@@ -132,9 +140,9 @@ async def typing_hour_figures(folder: Path, keys: int = 72_000) -> dict[str, Any
         else:
             data = edit(version, length, 0, "\n" if rng.random() < 0.03 else rng.choice("abcdefghij(){}:= "))
             length += 1
-        await record(store, ROOM, data, at, SETTINGS)
+        await receive(store, data, at, SETTINGS)
         cursor = {"type": "cursor", "version": version, "selections": [{"anchor": length, "head": length}]}
-        await record(store, ROOM, cursor, at + 0.001, SETTINGS)
+        await receive(store, cursor, at + 0.001, SETTINGS)
         if key % 5 == 4:
             await store.flush()
     await store.close()
