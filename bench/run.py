@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import keystrokes, report
+from . import history, keystrokes, report
 from .procstat import cpu_seconds, raise_open_files, rss_bytes, runqueue_wait_seconds
 from .viewers import Stats, Viewer
 from .writer import Writer
@@ -441,8 +441,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print("bench: late join of a 1 MB text ...", flush=True)
         results["late_join"] = await late_join(args.late_size, args.late_joins, work)
         print(f"bench: late join {results['late_join']['ms']}", flush=True)
+        if args.history_viewers:
+            results["history"] = await history_figures(args, work)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
+
+
+async def history_figures(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Issue 13's targets: text at a version from the server, what recording costs, disk per hour."""
+    print("bench: history: the text at 300 versions of a 10,000-version stream, from the server ...", flush=True)
+    figures = {"server_text_at": await history.server_text_at(work)}
+    print(f"bench: history: {figures['server_text_at']['any_version']}", flush=True)
+    print(f"bench: history: {args.history_viewers} viewers with and without history ...", flush=True)
+    figures["cpu_overhead"] = await history.cpu_overhead(work, args.history_viewers, args.duration)
+    print(f"bench: history: adds {figures['cpu_overhead']['history_adds_percent']} % CPU", flush=True)
+    print("bench: history: the store's text at a version, and an hour of typing on disk ...", flush=True)
+    return figures | await history.main(work)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -461,6 +475,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="scheduling priority for the server, writer and generators (e.g. -10 as root on a shared machine, "
         "so that neighbours' load disturbs the measurement less; default: 0)",
+    )
+    parser.add_argument(
+        "--history-viewers",
+        type=int,
+        default=500,
+        help="viewers for the history's CPU cost; 0 skips the history figures (default: %(default)s)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
     args = parser.parse_args(argv)
