@@ -162,6 +162,7 @@ def markdown(results: dict[str, Any]) -> str:
         ),
         *_busy_note(m),
         "",
+        *_viewers_note(results["settings"]),
         f"Writer: {results['settings']['duration']:g} s of typing per phase at 20 keys/s (bursts, pauses, pastes).",
         "Latency: keystroke = from the key press to the viewer having applied it (includes pacing);"
         " send = from the writer's send to the viewer having applied it (server + network).",
@@ -266,6 +267,30 @@ def before_after(results: dict[str, Any], before: dict[str, Any]) -> list[str]:
     return lines
 
 
+def since_previous(results: dict[str, Any], previous: dict[str, Any]) -> list[str]:
+    """This run's targets beside an earlier run's (bench/results/previous, saved by hand)."""
+    m, pm = results["machine"], previous["machine"]
+    then = {row["target"]: row for row in previous.get("targets") or targets(previous)}
+    lines = [
+        "## Since the previous run",
+        "",
+        f"Previous: run {pm['time']}, load average {pm['loadavg_at_start']} at start, {pm.get('loadavg_at_end')}"
+        f" at end (bench/results/previous/results.md); this run: {m['loadavg_at_start']}, {m.get('loadavg_at_end')}.",
+        "",
+        "| target | previous | met | this run | met |",
+        "|---|---|---|---|---|",
+    ]
+    for row in targets(results):
+        before = then.get(row["target"])
+        value, met = (before["value"], _yes(before["met"])) if before else ("-", "-")
+        lines.append(f"| {row['target']} | {value} | {met} | {row['value']} | {_yes(row['met'])} |")
+    return lines
+
+
+def _yes(met: bool) -> str:
+    return "yes" if met else "NO"
+
+
 def profile_summary(text: str, top: int = 8) -> list[str]:
     """The functions with most own samples in a py-spy profile printed by `BENCH_PROFILE=1` (first phase)."""
     own = text.split("by self:", 1)[1].split("by total:", 1)[0].strip().splitlines()[:top] if "by self:" in text else []
@@ -279,6 +304,24 @@ def profile_summary(text: str, top: int = 8) -> list[str]:
         "",
         *(["    " + line.strip() for line in head] + [""] if head else []),
         *("    " + line for line in own),
+    ]
+
+
+def _viewers_note(settings: dict[str, Any]) -> list[str]:
+    """How the viewers' processes were run (bench/viewers.py, bench/run.py --batch-viewers)."""
+    batch = settings.get("batch_viewers")
+    if batch is None:  # a run from before both (bench/results/previous)
+        return []
+    return [
+        "Viewers: one event loop per generator process; the viewers of a process share the parse of a"
+        " message and the text a delta yields, each looked up by exact content (bench/viewers.py `Memo`)."
+        + (
+            " The generators ran under SCHED_BATCH: woken by a server's writes they do not preempt it, as"
+            " viewers on their own machines would not."
+            if batch
+            else ""
+        ),
+        "",
     ]
 
 
@@ -335,6 +378,8 @@ def write(results: dict[str, Any], out: Path) -> None:
     text = markdown(results)
     if (before := out / "before" / "results.json").is_file():
         text += "\n" + "\n".join(before_after(results, json.loads(before.read_text()))) + "\n"
+    if (previous := out / "previous" / "results.json").is_file():
+        text += "\n" + "\n".join(since_previous(results, json.loads(previous.read_text()))) + "\n"
     if (profile := out / "profile-500.txt").is_file():
         text += "\n" + "\n".join(profile_summary(profile.read_text())) + "\n"
     (out / "results.md").write_text(text)

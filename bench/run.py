@@ -485,8 +485,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-viewers",
         action=argparse.BooleanOptionalAction,
-        default=False,
-        help="run the viewers' processes under SCHED_BATCH, so that they do not preempt the server",
+        default=True,
+        help="run the viewers' processes under SCHED_BATCH, so that they do not preempt the server"
+        " (default: on; --no-batch-viewers as before)",
     )
     parser.add_argument(
         "--history-viewers",
