@@ -151,8 +151,8 @@ async def _serve(
     return 0
 
 
-async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: str) -> None:
-    config = uvicorn.Config(
+def uvicorn_config(server: Server, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
         server.asgi,
         log_level=log_level,
         lifespan="off",
@@ -160,7 +160,14 @@ async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: s
         access_log=False,  # access lines would log tokens
         ws_max_size=server.sio.eio.max_http_buffer_size,
         ws=fanout.install(),  # broadcasts framed once per message (or, if the check fails, uvicorn's default)
+        # No WebSocket-level pings: Engine.IO's heartbeat already ends a connection that stops
+        # answering, and a second one per viewer every 20 s was a share of the server's idle CPU.
+        ws_ping_interval=None,
     )
+
+
+async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: str) -> None:
+    config = uvicorn_config(server, log_level)
     redact_logs()  # uvicorn has set up its log handlers by now
     runner = _Uvicorn(config)
     tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.sweep())]

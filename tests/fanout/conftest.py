@@ -16,6 +16,7 @@ import uvicorn
 import uvloop
 
 from selfhost import fanout
+from selfhost.__main__ import uvicorn_config
 from selfhost.app import Server
 from shared.settings import Settings
 from shared.store import MemoryRoomStore
@@ -70,13 +71,9 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def serve(server: Server) -> AsyncIterator[Running]:
-    ws = fanout.install()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        server.asgi, lifespan="off", log_level="warning", ws=ws, ws_max_size=server.sio.eio.max_http_buffer_size
-    )
-    runner = _Uvicorn(config)
+    runner = _Uvicorn(uvicorn_config(server, "warning"))  # as `python -m selfhost` configures it
     task = asyncio.create_task(runner.serve(sockets=[sock]))
     while not runner.started:
         await asyncio.sleep(0.01)

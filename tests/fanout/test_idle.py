@@ -1,4 +1,5 @@
-"""An idle viewer's connection keeps nothing of its handshake (bench target: 44 KB per viewer)."""
+"""What an idle viewer costs: nothing kept of its handshake (bench target: 44 KB per viewer), and
+one heartbeat (Engine.IO's), not a second WebSocket-level ping."""
 
 from __future__ import annotations
 
@@ -18,5 +19,15 @@ async def test_an_idle_viewer_keeps_no_handshake_leftovers(running: Running) -> 
         assert connection.request is None and connection.response is None
     await writer.edit(monaco_event((0, 0, "x")))  # and the stream still flows
     await viewer.wait_text("x")
+    for client in (viewer, writer):
+        await client.close()
+
+
+async def test_an_idle_viewer_gets_no_websocket_level_ping(running: Running) -> None:
+    writer = await running.writer()
+    viewer = await running.viewer(writer.room_id)
+    connections = [s.codestream_connection for s in running.server.sio.eio.sockets.values()]
+    assert len(connections) == 2 and all(c is not None for c in connections)
+    assert all(c.ping_timer is None for c in connections)  # uvicorn would have scheduled its first ping
     for client in (viewer, writer):
         await client.close()
