@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,8 @@ from .frames import text_frame
 log = logging.getLogger("codestream")
 
 # Messages this long or longer go compressed to viewers that negotiated permessage-deflate
-# (a 1 MB full shrinks several times); shorter ones go as one uncompressed frame for everyone.
+# (a 1 MB full shrinks several times), compressed once for all of them; shorter ones go as one
+# uncompressed frame for everyone.
 COMPRESS_MIN_BYTES = 8 * 1024
 # A viewer whose engineio queue holds this many packets has stopped reading (its transport is
 # paused and its kernel buffers are full): it is cut off, so its memory stays bounded.
@@ -53,6 +55,7 @@ class Counters:
     direct: int = 0
     queued: int = 0
     cut_off: int = 0
+    deflated: int = 0  # messages compressed here (once per broadcast and set of deflate settings)
 
 
 counters = Counters()
@@ -86,14 +89,14 @@ async def deliver(
     pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
     payload = pkt.encode().encode()
     frame = text_frame(payload)
-    compress = len(payload) >= COMPRESS_MIN_BYTES
+    deflated = _Deflated(payload) if len(payload) >= COMPRESS_MIN_BYTES else None
     sockets = manager.server.eio.sockets
     direct = 0
     for sid, eio_sid in list(manager.get_participants(namespace, room)):
         if sid in skip:
             continue
         s = sockets.get(eio_sid)
-        if s is not None and _write(s, payload, frame, compress):
+        if s is not None and _write(s, payload, frame, deflated):
             direct += 1
             continue
         if s is not None and s.queue.qsize() >= MAX_QUEUED_PACKETS and _cut_off(s):
@@ -103,7 +106,7 @@ async def deliver(
     counters.direct += direct
 
 
-def _write(s: Any, payload: bytes, frame: bytes, compress: bool) -> bool:
+def _write(s: Any, payload: bytes, frame: bytes, deflated: _Deflated | None) -> bool:
     """Write to the socket's WebSocket now, if that keeps its order; False: use its queue."""
     connection = s.codestream_connection
     if connection is None or s.codestream_sending or not s.upgraded or s.closing or s.closed or s.queue.qsize():
@@ -115,12 +118,44 @@ def _write(s: Any, payload: bytes, frame: bytes, compress: bool) -> bool:
     ws = connection.conn
     if ws.state is not _OPEN or ws.expect_continuation_frame:
         return False
-    if compress and ws.extensions:  # websockets compresses it with this connection's context
-        ws.send_text(payload)
-        connection.transport.write(b"".join(ws.data_to_send()))
+    if deflated is not None and ws.extensions:
+        compressed = deflated.frame(ws.extensions)
+        if compressed is None:  # not our settings: websockets compresses it with this connection's context
+            ws.send_text(payload)
+            compressed = b"".join(ws.data_to_send())
+        connection.transport.write(compressed)
     else:
         connection.transport.write(frame)
     return True
+
+
+class _Deflated:
+    """One large message, compressed once for every viewer whose permessage-deflate has the same
+    settings: with no context takeover the output depends on nothing else (websockets' own
+    PerMessageDeflate.encode, which this mirrors, starts a fresh compressor for each message)."""
+
+    __slots__ = ("frames", "payload")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.frames: dict[tuple[Any, ...], bytes] = {}
+
+    def frame(self, extensions: list[Any]) -> bytes | None:
+        """The compressed frame for a connection with these extensions; None if not ours to make."""
+        if len(extensions) != 1 or not isinstance(extensions[0], _DEFLATE):
+            return None
+        deflate = extensions[0]
+        if not deflate.local_no_context_takeover:
+            return None
+        bits, settings = deflate.local_max_window_bits, deflate.compress_settings
+        key = (bits, *sorted(settings.items()))
+        if (frame := self.frames.get(key)) is None:
+            encoder = zlib.compressobj(wbits=-bits, **settings)
+            data = encoder.compress(self.payload) + encoder.flush(zlib.Z_SYNC_FLUSH)
+            # Without the sync flush's final empty block (00 00 ff ff), as RFC 7692 7.2.1 says.
+            frame = self.frames[key] = text_frame(data[:-4], compressed=True)
+            counters.deflated += 1
+        return frame
 
 
 def _cut_off(s: Any) -> bool:
@@ -219,6 +254,7 @@ async def _upgrade_websocket(self: Any, environ: dict[str, Any]) -> Any:
 
 _connection_class: type | None = None
 _OPEN: Any = None
+_DEFLATE: Any = ()  # websockets' PerMessageDeflate, once installed
 
 
 def _make_connection_class() -> type:
@@ -314,6 +350,7 @@ def _attributes() -> list[tuple[Any, list[str]]]:
     from engineio import base_socket
     from uvicorn.protocols.websockets import websockets_sansio_impl as sansio
     from websockets import protocol, server
+    from websockets.extensions import permessage_deflate
 
     return [
         (base_socket.BaseSocket.__init__, ["queue", "upgraded", "closed", "closing", "sid"]),
@@ -322,6 +359,10 @@ def _attributes() -> list[tuple[Any, list[str]]]:
             ["config", "conn", "transport", "writable", "close_sent", "disconnected", "handshake_complete"],
         ),
         (protocol.Protocol.__init__, ["extensions", "expect_continuation_frame"]),
+        (
+            permessage_deflate.PerMessageDeflate.__init__,
+            ["local_no_context_takeover", "local_max_window_bits", "compress_settings"],
+        ),
         (server.ServerProtocol.__init__, ["available_extensions"]),
     ]
 
@@ -349,16 +390,17 @@ def check() -> list[str]:
 
 def install() -> Any:
     """Install the overrides if the libraries are as expected; uvicorn's `ws` setting to use."""
-    global _active, _connection_class, _OPEN
+    global _active, _connection_class, _OPEN, _DEFLATE
     if _active:
         return _connection_class
     problems = check()
     if problems:
         log.warning("fan-out fast path off, using the libraries' path: %s", "; ".join(problems))
         return "auto"
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
     from websockets.protocol import State
 
-    _OPEN = State.OPEN
+    _OPEN, _DEFLATE = State.OPEN, PerMessageDeflate
     _connection_class = _make_connection_class()
     sock = engineio_async_socket.AsyncSocket
     sock.codestream_connection = None  # type: ignore[attr-defined]

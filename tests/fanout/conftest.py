@@ -112,7 +112,7 @@ def counted() -> Callable[[], fanout.Counters]:
 
     def since() -> fanout.Counters:
         now = fanout.counters
-        return fanout.Counters(now.direct - start.direct, now.queued - start.queued, now.cut_off - start.cut_off)
+        return fanout.Counters(**{name: getattr(now, name) - value for name, value in vars(start).items()})
 
     return since
 

@@ -39,7 +39,7 @@ COPIED = {
     asgi.translate_request: "39e74733f1fe46aa",  # environ["wsgi.input"], dropped on a WebSocket
     _uvicorn.handle_connect: "fc648c2161ff8e13",  # where the scope is built
     protocol.Protocol.send_text: "9268f18e580a5d67",  # large messages to deflating viewers
-    permessage_deflate.PerMessageDeflate.encode: "b4328e1eac2316cf",
+    permessage_deflate.PerMessageDeflate.encode: "b4328e1eac2316cf",  # mirrored by fanout._Deflated
 }
 
 

@@ -1,11 +1,16 @@
 """permessage-deflate negotiated and not: small messages go as one uncompressed frame to
-everyone, large ones compressed to the viewers that asked for it."""
+everyone, large ones compressed (once per broadcast) to the viewers that asked for it."""
 
 from __future__ import annotations
 
 import random
 import string
 from collections.abc import Callable
+
+import pytest
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
 
 from selfhost import fanout
 from tests.fanout.conftest import Running, full
@@ -54,4 +59,42 @@ async def test_small_uncompressed_large_compressed(running: Running, counted: Ca
     assert counted().direct >= 6  # the three messages to both viewers went straight to their WebSockets
     deflating.close()
     plain.close()
+    await writer.close()
+
+
+@pytest.mark.parametrize("size", [fanout.COMPRESS_MIN_BYTES, 70_000, 1_000_000])
+def test_compressed_once_is_what_websockets_sends(size: int) -> None:
+    """The frame built once per broadcast is, byte for byte, the one websockets would build for
+    each viewer (with the settings our uvicorn protocol negotiates)."""
+    payload = ("42" + _text(size)).encode()
+    settings = {"memLevel": 5, "level": 1}
+    theirs = WsFrame(Opcode.TEXT, payload).serialize(
+        mask=False, extensions=[PerMessageDeflate(True, True, 12, 12, settings)]
+    )
+    deflate = PerMessageDeflate(True, True, 12, 12, settings)
+    assert fanout._Deflated(payload).frame([deflate]) == theirs
+
+
+async def test_a_large_message_is_compressed_once_for_all_deflating_viewers(
+    running: Running, counted: Callable[[], fanout.Counters]
+) -> None:
+    writer = await running.writer()
+    grant = await running.grant(writer.room_id)
+    viewers = [await RawViewer.open(grant, deflate=True) for _ in range(3)]
+    for viewer in viewers:
+        await viewer.join(writer.room_id)
+        await viewer.editor()
+    big = _text(100_000)
+    before = counted()
+    await writer.emit("sendToRoom", full(writer, 1, big))
+    payloads = []
+    for viewer in viewers:
+        data, frame = await viewer.editor()
+        assert data["content"] == big and frame.rsv1
+        payloads.append(frame.payload)
+    assert payloads[0] == payloads[1] == payloads[2]
+    used = counted()
+    assert used.deflated - before.deflated == 1 and used.direct - before.direct == 3
+    for viewer in viewers:
+        viewer.close()
     await writer.close()
