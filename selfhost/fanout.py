@@ -4,7 +4,8 @@ python-socketio's, python-engineio's and uvicorn's internals lives here.
 python-socketio's manager starts one task per recipient; each puts the packet on that socket's
 engineio queue, whose writer task wakes, and uvicorn then frames (and, with permessage-deflate,
 compresses) the same message again for every viewer. Here a broadcast builds the Socket.IO
-packet, the Engine.IO packet and the WebSocket frame once, and for each recipient on a
+packet, the Engine.IO packet and the WebSocket frame once (a large message's compressed frame
+too, once for all the viewers that negotiated permessage-deflate), and for each recipient on a
 WebSocket with nothing queued or in flight and no backpressure writes that frame straight to
 its transport: no task, queue or timer per recipient. Any other recipient (long-polling, a
 queue or a send in flight, a paused transport, an upgrade under way) gets the packet through
