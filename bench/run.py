@@ -448,7 +448,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["late_join"] = await late_join(args.late_size, args.late_joins, work)
         print(f"bench: late join {results['late_join']['ms']}", flush=True)
         if args.history_viewers:
-            results["history"] = await history_figures(args, work)
+            try:
+                results["history"] = await history_figures(args, work)
+            except Exception as error:  # the fan-out figures above are still worth writing
+                print(f"bench: history figures failed: {error!r}", flush=True)
+                results["history"] = {"error": repr(error)}
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
 
