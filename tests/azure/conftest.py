@@ -21,6 +21,7 @@ from azure_local.host import CONNECTION_SETTING, ROOT, LocalAzure, local_connect
 from azure_local.worker import Worker
 from shared.capabilities import new_secret
 from shared.settings import Settings
+from tests.support.azurite import azurite_tables
 
 HERE = Path(__file__).parent
 
@@ -29,6 +30,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(item.path).parents and pytest_asyncio.is_async_test(item):
             item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's Table service for the session (tools/azurite): its connection string."""
+    with azurite_tables(tmp_path_factory.mktemp("azurite")) as connection_string:
+        yield connection_string
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
