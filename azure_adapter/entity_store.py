@@ -1,23 +1,30 @@
 """A RoomStore over Durable Entities, for one invocation: read the entities, signal operations.
 
 The `Room` entity applies each signalled operation later, one at a time, with the same
-`room_operations.apply` as every other store. An answer a handler needs now (a join's
-version and text, a leave's presence) is computed with that function on the state this
-invocation read, which may lag signals still queued; the version rules make viewers
-converge anyway. A writer's message is only signalled: the keystroke path reads no entity.
+`room_operations.apply` as every other store, and records the history in Table storage
+(azure_adapter/room_entity.py). An answer a handler needs now (a join's version and text, a
+leave's presence, an end's time, a delete's sockets) is computed with that function on the
+state this invocation read, which may lag signals still queued; the version rules make
+viewers converge anyway. A writer's message is only signalled: the keystroke path reads no
+entity. History reads go to the Table store; the sweep reads the rooms' index.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from shared.history import Page, Snapshot
+from shared.history_store import HistoryStore
 from shared.room import Received, Room
 from shared.room_codec import RoomCodecError, room_from_dict, room_to_dict
 from shared.room_operations import (
     ROOM_ENTITY,
     SOCKET_ENTITY,
+    Delete,
+    Deleted,
     Operation,
     Receive,
     Refused,
@@ -29,6 +36,8 @@ from shared.room_operations import (
 from shared.settings import Settings
 
 from .entities import EntityStore, socket_key
+from .room_entity import DROP
+from .room_index import RoomIndex
 
 log = logging.getLogger("codestream")
 
@@ -37,14 +46,54 @@ _UNREAD = object()
 
 
 class EntityRoomStore:
-    def __init__(self, entities: EntityStore, settings: Settings) -> None:
+    def __init__(
+        self, entities: EntityStore, settings: Settings, history: HistoryStore, index: RoomIndex | None = None
+    ) -> None:
         self.entities = entities
         self.settings = settings
+        self.history = history
+        self.index = index  # only the sweep reads it
         self._rooms: dict[str, Any] = {}  # room id -> state, as this invocation last read or left it
 
     async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
         room = await self._room(room_id)
-        return None if room is None else view(room)
+        return None if room is None or room.deleted_at is not None else view(room)
+
+    async def read_text(self, room_id: str, version: int | None = None) -> Snapshot | None:
+        if await self.read(room_id, lambda room: True) is None:
+            return None  # a tombstone's history may still be there until its delete has run
+        return await self.history.read_text(room_id, version)
+
+    async def read_page(self, room_id: str, after: int | None, limit: int) -> Page | None:
+        if await self.read(room_id, lambda room: True) is None:
+            return None
+        return await self.history.read_page(room_id, after, limit)
+
+    async def sweep(self, now: float) -> list[tuple[str, list[str]]]:
+        """Delete the rooms the index says expired by `now`; drop the tombstones past their time.
+
+        Each through its entity (which deletes the history and moves the index rows); a row
+        whose room is gone is removed here.
+        """
+        if self.index is None:
+            raise RuntimeError("the sweep needs the rooms' index")
+        index = self.index
+        swept = []
+        for due in await asyncio.to_thread(index.due, now):
+            if due.kind == "drop":
+                await self.entities.signal(ROOM_ENTITY, due.room_id, DROP, {"at": now})
+                continue
+            expires_at = await self.read(due.room_id, lambda room: room.expires_at)
+            if expires_at is None:  # no such room, or a tombstone already: the row is stale
+                await asyncio.to_thread(index.remove, due.room_id, due.at)
+            elif expires_at <= now:
+                deleted = await self.apply(due.room_id, Delete(now))
+                if isinstance(deleted, Deleted):
+                    swept.append((due.room_id, list(deleted.sockets)))
+        return swept
+
+    async def record_due(self) -> None:
+        """Nothing: Azure has no per-room timer here; a room's next entry takes its waiting cursor."""
 
     async def apply(self, room_id: str, operation: Operation) -> Result:
         if isinstance(operation, Receive):

@@ -73,12 +73,13 @@ class LocalAzure:
 
     async def http(self, request: Request) -> Response:
         route = request.path_params["route"]
-        function = self._http_function(route, request.method)
-        if function is None:
+        found = self._http_function(route, request.method)
+        if found is None:
             return Response(status_code=404)
+        function, params = found
         body = await request.body()
         trigger = self.worker.http(
-            request.method, str(request.url), dict(request.headers), dict(request.query_params), body
+            request.method, str(request.url), dict(request.headers), dict(request.query_params), body, params
         )
         inputs = {function.trigger["name"]: trigger, **self.inputs(function)}
         try:
@@ -90,14 +91,37 @@ class LocalAzure:
             return Response(status_code=204)
         return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
-    def _http_function(self, route: str, method: str) -> Function | None:
+    def _http_function(self, route: str, method: str) -> tuple[Function, dict[str, str]] | None:
+        """The function whose route template and methods match, with the route's parameters."""
         for function in self.worker.functions.values():
             trigger = function.trigger
-            if trigger["type"] != "httpTrigger" or trigger.get("route", function.name) != route:
+            if trigger["type"] != "httpTrigger":
                 continue
-            if method.upper() in [m.upper() for m in trigger.get("methods") or [method]]:
-                return function
+            params = match_route(trigger.get("route", function.name), route)
+            if params is not None and method.upper() in [m.upper() for m in trigger.get("methods") or [method]]:
+                return function, params
         return None
+
+
+def match_route(template: str, path: str) -> dict[str, str] | None:
+    """The parameters of `path` under a route template such as `rooms/{room_id}/text`, or None.
+
+    As the Functions host's routing for a template without constraints: a `{name}` takes one
+    whole path segment (not empty, no `/`); other segments match without regard to case.
+    """
+    names = template.strip("/").split("/")
+    parts = path.strip("/").split("/")
+    if len(names) != len(parts):
+        return None
+    params = {}
+    for name, part in zip(names, parts, strict=True):
+        if name.startswith("{") and name.endswith("}"):
+            if not part:
+                return None
+            params[name[1:-1]] = part
+        elif name.lower() != part.lower():
+            return None
+    return params
 
 
 def local_connection(base_url: str) -> ConnectionString:

@@ -1,7 +1,9 @@
-"""A throwaway Azurite Table service on a free loopback port, for the Azure history store's tests.
+"""Azurite's Table service on a free loopback port: the Table storage of the local Azure build.
 
 Azurite is npm's `azurite` (the Azure Storage emulator), vendored in tools/azurite with its
-lock file; `make test` installs it there (`npm ci`). Data lives in a temporary folder.
+lock file; `make test` and `make run-azure` install it there (`npm ci`). `python -m azure_local`
+starts one when `AzureWebJobsStorage` names no storage, and the tests start one each session;
+its data lives in the folder given (a temporary one).
 """
 
 from __future__ import annotations
@@ -13,20 +15,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 AZURITE_TABLE = ROOT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-table"
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key (the same in every Azurite): not a secret.
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
+class AzuriteMissing(RuntimeError):
+    """tools/azurite has not been installed."""
+
+
 @contextmanager
 def azurite_tables(workdir: Path) -> Iterator[str]:
     """Run Azurite's Table service until the block ends; its connection string."""
     if not AZURITE_TABLE.exists():
-        pytest.fail("Azurite is not installed: `make test` installs it (cd tools/azurite && npm ci)", pytrace=False)
+        raise AzuriteMissing(
+            "Azurite is not installed: `make test` and `make run-azure` install it (cd tools/azurite && npm ci)"
+        )
     port = _free_port()
     command = [str(AZURITE_TABLE), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--location", str(workdir)]
     command += ["--silent", "--disableTelemetry", "--skipApiVersionCheck"]
