@@ -123,7 +123,7 @@ $(AZURE_VENV)/.installed: requirements-azure.txt requirements.txt requirements-s
 # The Azure build locally (as `func start` would, on stand-ins for the two services): worker,
 # Web PubSub for Socket.IO, Durable Entities and the site on one address (default port 7071).
 AZURE_PORT ?= 7071
-run-azure: azure-setup site
+run-azure: azure-setup site azurite
 	$(AZURE_PY) -m azure_local --host $(HOST) --port $(AZURE_PORT)
 
 clean:

@@ -8,7 +8,9 @@ Socket.IO (`/clients/socketio/hubs/<hub>`); `/` serves the web client (static_si
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import secrets
 import time
 from pathlib import Path
@@ -24,6 +26,7 @@ from .durable import DurableHost
 from .webpubsub import ConnectionString, SocketIOService, negotiation
 from .worker import Function, Worker, WorkerError
 
+log = logging.getLogger("azure_local")
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_DIR = ROOT / "static_site" / "dist"
 CONNECTION_SETTING = "WebPubSubForSocketIOConnectionString"
@@ -86,10 +89,33 @@ class LocalAzure:
             result = await self.worker.invoke(function.name, inputs)
         except WorkerError as error:  # the host answers 500 with no body of the function's
             return JSONResponse({"error": str(error).splitlines()[0]}, status_code=500)
+        await self.service.perform_outputs(function, result)  # the rooms API's end and delete tell sockets
         answer = result.return_value
         if answer is None:
             return Response(status_code=204)
         return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+    async def fire_timer(self, name: str) -> None:
+        """Run timer function `name` once, as the host does at each time its schedule names."""
+        function = self.worker.functions[name]
+        status = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False}
+        inputs = {function.trigger["name"]: self.worker.json(status), **self.inputs(function)}
+        result = await self.worker.invoke(name, inputs)
+        await self.service.perform_outputs(function, result)
+
+    async def run_timers(self) -> None:
+        """Fire every timer function each `timer_interval(schedule)` seconds, until cancelled."""
+        timers = [f for f in self.worker.functions.values() if f.trigger["type"] == "timerTrigger"]
+        if not timers:
+            return
+        interval = min(timer_interval(f.trigger["schedule"]) for f in timers)
+        while True:
+            await asyncio.sleep(interval)
+            for function in timers:
+                try:
+                    await self.fire_timer(function.name)
+                except WorkerError:
+                    log.exception("timer %s failed", function.name)
 
     def _http_function(self, route: str, method: str) -> tuple[Function, dict[str, str]] | None:
         """The function whose route template and methods match, with the route's parameters."""
@@ -101,6 +127,16 @@ class LocalAzure:
             if params is not None and method.upper() in [m.upper() for m in trigger.get("methods") or [method]]:
                 return function, params
         return None
+
+
+def timer_interval(schedule: str) -> float:
+    """Seconds between runs of an NCRONTAB schedule of the form `0 */N * * * *` (else one minute).
+
+    The stand-in's simplification: the host runs the whole NCRONTAB grammar at wall-clock times.
+    """
+    fields = schedule.split()
+    minute = fields[1] if len(fields) == 6 else "*"
+    return 60.0 * int(minute[2:]) if minute.startswith("*/") and minute[2:].isdigit() else 60.0
 
 
 def match_route(template: str, path: str) -> dict[str, str] | None:

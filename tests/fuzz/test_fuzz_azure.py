@@ -38,7 +38,7 @@ from tests.fuzz.corpus import (
     roundtrip,
     too_big_for_the_transport,
 )
-from tests.support.azure_fixtures import durable, secret, service  # noqa: F401
+from tests.support.azure_fixtures import azurite, durable, secret, service  # noqa: F401
 from tests.support.azure_host import DurableExtension, Socket, SocketIOService
 from tests.support.inline_core import memory_core, run_now
 from tests.support.stats import STATS
