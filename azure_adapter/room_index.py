@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from azure.core.exceptions import ResourceNotFoundError
 
-ROOMS_TABLE = "streamrooms"
+from .table_names import ROOMS_TABLE
+
 PARTITION = "due"
 Kind = Literal["expire", "drop"]
 

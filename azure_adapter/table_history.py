@@ -44,7 +44,8 @@ from shared.history import (
     text_at,
 )
 
-HISTORY_TABLE = "streamhistory"
+from .table_names import HISTORY_TABLE
+
 STORAGE = "AzureWebJobsStorage"  # the Functions host's own storage setting, in each of its forms
 
 DIGITS = 12
