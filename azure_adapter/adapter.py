@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared import protocol, rooms_api
-from shared.actions import Action, disconnect_sockets, send_to_rooms
-from shared.handlers import Caller, Handlers, Throttles, on_connected
+from shared import rooms_api
+from shared.actions import Action
+from shared.handlers import Caller, Handlers, Throttles, deleted_room, on_connected
 from shared.negotiate import HTTP_STATUS, error_body, negotiate, negotiate_body
 from shared.protocol import ProtocolError
 from shared.rooms_api import ApiAnswer, Query
@@ -93,10 +93,7 @@ class Adapter:
         """Expired rooms go as deleted ones do: their sockets hear `deleted` and are disconnected."""
         actions: list[Action] = []
         for room_id, sockets in await self._store(entities, with_index=True).sweep(self.clock()):
-            rooms = [room_id, protocol.control_room(room_id)]
-            actions.append(send_to_rooms(rooms, protocol.MESSAGE_EVENT, protocol.deleted(room_id)))
-            if sockets:
-                actions.append(disconnect_sockets(sockets))
+            actions += deleted_room(room_id, sockets)
         return actions
 
     # --- Socket.IO events ---

@@ -32,8 +32,10 @@ from shared.room_operations import (
     apply,
     encode,
     socket_room,
+    sweep_verdict,
 )
 from shared.settings import Settings
+from shared.store import Swept, live
 
 from .entities import EntityStore, socket_key
 from .room_entity import DROP
@@ -56,8 +58,8 @@ class EntityRoomStore:
         self._rooms: dict[str, Any] = {}  # room id -> state, as this invocation last read or left it
 
     async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
-        room = await self._room(room_id)
-        return None if room is None or room.deleted_at is not None else view(room)
+        room = live(await self._room(room_id))
+        return None if room is None else view(room)
 
     async def read_text(self, room_id: str, version: int | None = None) -> Snapshot | None:
         if await self.read(room_id, lambda room: True) is None:
@@ -69,27 +71,28 @@ class EntityRoomStore:
             return None
         return await self.history.read_page(room_id, after, limit)
 
-    async def sweep(self, now: float) -> list[tuple[str, list[str]]]:
-        """Delete the rooms the index says expired by `now`; drop the tombstones past their time.
+    async def sweep(self, now: float) -> Swept:
+        """`room_operations.sweep_verdict` for each room the index says is due by `now`.
 
-        Each through its entity (which deletes the history and moves the index rows); a row
-        whose room is gone is removed here.
+        Through its entity (which deletes the history and moves the index rows): a room whose
+        lifetime ran out gets `Delete`, a tombstone past its time `drop`. A row whose room is
+        gone, or is not due after all, is removed here (the entity wrote the room's true rows).
         """
         if self.index is None:
             raise RuntimeError("the sweep needs the rooms' index")
         index = self.index
-        swept = []
+        swept: Swept = []
         for due in await asyncio.to_thread(index.due, now):
-            if due.kind == "drop":
+            room = await self._room(due.room_id)  # tombstones too
+            verdict = None if room is None else sweep_verdict(room, now, self.settings)
+            if verdict is True:
                 await self.entities.signal(ROOM_ENTITY, due.room_id, DROP, {"at": now})
-                continue
-            expires_at = await self.read(due.room_id, lambda room: room.expires_at)
-            if expires_at is None:  # no such room, or a tombstone already: the row is stale
-                await asyncio.to_thread(index.remove, due.room_id, due.at)
-            elif expires_at <= now:
-                deleted = await self.apply(due.room_id, Delete(now))
+            elif isinstance(verdict, Delete):
+                deleted = await self.apply(due.room_id, verdict)
                 if isinstance(deleted, Deleted):
                     swept.append((due.room_id, list(deleted.sockets)))
+            elif room is None or (room.deleted_at is None and not room.has_expired(now)):
+                await asyncio.to_thread(index.remove, due.room_id, due.at)
         return swept
 
     async def record_due(self) -> None:
@@ -109,9 +112,6 @@ class EntityRoomStore:
     async def count(self) -> int:
         """Not known on Azure (entities cannot be counted cheaply): room limits are not enforced there."""
         return 0
-
-    async def expire_idle(self, now: float, idle_seconds: float) -> int:
-        return 0  # entities of idle rooms stay (docs/AZURE.md)
 
     async def bind_socket(self, socket_id: str, room_id: str) -> None:
         await self.entities.signal(SOCKET_ENTITY, socket_key(socket_id), "bind", {"room_id": room_id})

@@ -10,8 +10,8 @@ new state is returned. This is the one place every room change passes, so it is 
   says what to append and whether to checkpoint, and the Table history gets it;
 - after a `Delete`, the history is deleted and the recorder forgets the room;
 - a room made or deleted moves its rows of the sweep's index (azure_adapter/room_index.py);
-- `drop` (this adapter's own operation, signalled by the sweep) destructs a tombstone whose
-  time has come.
+- `drop` (this adapter's own operation, signalled by the sweep) destructs a room that
+  `sweep_verdict` says to drop without a trace (a tombstone past its time, an idle blank room).
 
 The live room never waits on the history's health: a history write that fails is logged and
 the recorder forgets the room, so the next text change begins with a checkpoint (the versions
@@ -28,7 +28,7 @@ from typing import Any
 from shared.history import Recorder
 from shared.room import Room
 from shared.room_codec import room_from_dict, room_to_dict
-from shared.room_operations import Delete, Deleted, Refused, State, apply, decode
+from shared.room_operations import Delete, Deleted, Refused, State, apply, decode, sweep_verdict
 from shared.settings import Settings
 
 from .room_index import RoomIndex
@@ -81,11 +81,12 @@ class RoomEntity:
         self.index.remove(room_id, tombstone.expires_at)
 
     def _drop(self, room_id: str, room: Room | None, value: Any) -> State:
+        """The sweep's `drop`: gone without a trace if `sweep_verdict` says so at `at`, else kept."""
         at = value.get("at") if isinstance(value, dict) else None
-        if room is None or room.deleted_at is None or not isinstance(at, int | float):
+        if room is None or not isinstance(at, int | float) or sweep_verdict(room, at, self.settings) is not True:
             return None if room is None else room_to_dict(room)
-        drop_at = room.deleted_at + self.settings.max_lifetime_seconds
-        if at < drop_at:
-            return room_to_dict(room)
-        self.index.remove(room_id, drop_at)
+        self.recorder.forget(room_id)
+        if room.deleted_at is not None:
+            self.index.remove(room_id, room.deleted_at + self.settings.max_lifetime_seconds)
+        self.index.remove(room_id, room.expires_at)
         return None
