@@ -168,6 +168,10 @@ async def test_end_tells_viewers_and_the_writer_at_once(local: LocalAzure, secre
         status, history, _ = await call(local, "GET", f"rooms/{room}/history")
         assert status == 200 and history["ended"] is True and history["ended_at"] == body["ended_at"]
         assert [e["message"]["type"] for e in history["entries"]] == ["delta"]
+        await writer.edit(monaco_event((3, 0, "!")))  # relayed unread (docs/AZURE.md), but never kept
+        await local.durable.settle()
+        status, text, _ = await call(local, "GET", f"rooms/{room}/text")
+        assert (status, text["content"], text["version"]) == (200, "bye", 1)
 
 
 async def test_delete_tells_viewers_disconnects_them_and_leaves_nothing(local: LocalAzure, secret: str) -> None:
