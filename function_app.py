@@ -38,7 +38,6 @@ from azure_adapter.http import API_HEADERS, API_METHODS, cors_headers
 from azure_adapter.room_entity import RoomEntity
 from azure_adapter.service_tokens import CONNECTION, ServiceConnection, TokenMinter
 from azure_adapter.storage import Storage
-from azure_adapter.table_history import TableConnection
 from shared import protocol, rooms_api
 from shared.actions import Action
 from shared.capabilities import secret_bytes
@@ -78,7 +77,7 @@ def adapter() -> Adapter:
 @functools.cache
 def storage() -> Storage:
     """The history and the rooms' index, in the tables of the host's storage account (`AzureWebJobsStorage`)."""
-    return Storage(TableConnection.from_env(os.environ))
+    return Storage(os.environ)
 
 
 @functools.cache

@@ -1,8 +1,13 @@
-"""The Function App's tables (the history and the sweep's index), made on first use per instance."""
+"""The Function App's tables (the history and the sweep's index), made on first use per instance.
+
+The settings are read on first use too: functions that touch no table (connect, negotiate of a
+viewer) work whatever the storage settings say.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from .room_index import RoomIndex
@@ -10,12 +15,12 @@ from .table_history import TableConnection, TableHistory, TableHistoryStore
 
 
 class Storage:
-    def __init__(self, connection: TableConnection) -> None:
-        self.connection = connection
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
 
     @functools.cached_property
     def service(self) -> Any:
-        return self.connection.service()
+        return TableConnection.from_env(self.env).service()
 
     @functools.cached_property
     def history(self) -> TableHistory:
