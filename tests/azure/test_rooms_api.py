@@ -215,5 +215,16 @@ async def test_the_timer_deletes_an_expired_room_and_its_history(local: LocalAzu
         await local.durable.settle()
     assert function_app.storage().history.read_text(room) is None
     assert (await call(local, "GET", f"rooms/{room}/text"))[0] == 404
-    due = function_app.storage().index.due(expires_at + 10 * Settings().max_lifetime_seconds)
-    assert [(d.room_id, d.kind) for d in due if d.room_id == room] == [(room, "drop")]
+    index = function_app.storage().index
+    assert local.durable.state("Room", room)["deleted_at"] == clock.now  # the tombstone: its key opens nothing
+    drop_at = clock.now + Settings.from_env().max_lifetime_seconds
+    assert [(d.room_id, d.kind) for d in index.due(drop_at + 1) if d.room_id == room] == [(room, "drop")]
+    clock.now = drop_at - 1  # the tombstone's time has not come
+    await local.fire_timer("sweep")
+    await local.durable.settle()
+    assert local.durable.state("Room", room) is not None
+    clock.now = drop_at + 1
+    await local.fire_timer("sweep")
+    await local.durable.settle()
+    assert local.durable.state("Room", room) is None  # dropped without a trace
+    assert [d for d in index.due(drop_at + 10**6) if d.room_id == room] == []
