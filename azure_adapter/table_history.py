@@ -285,34 +285,35 @@ class TableHistory:
     # --- reading ---
 
     def read_text(self, room_id: str, version: int | None = None) -> Snapshot | None:
-        if self._read_head(room_id) is None:
-            return None
+        """Two reads: the checkpoint, then the entries after it up to `version`."""
         base, after = self._checkpoint_at(room_id, version), "e"
         if base is not None:
             checkpoint, seq = base
             after = entry_key(checkpoint.version, seq)
         upper = "f" if version is None or version + 1 >= KEY_LIMIT else entry_key(version + 1, 0)
-        rows = self._range(room_id, after, upper, include_low=False)
-        return text_at(base[0] if base else EMPTY, (_entry(row, data) for row, data in _records(rows)), version)
+        entries = [_entry(row, data) for row, data in _records(self._range(room_id, after, upper, include_low=False))]
+        if base is None and not entries and not self._has_history(room_id):
+            return None
+        return text_at(base[0] if base else EMPTY, entries, version)
 
     def read_page(self, room_id: str, after: int | None, limit: int) -> Page | None:
         if limit < 1:
             raise HistoryError("a page holds at least one entry")
-        if self._read_head(room_id) is None:
-            return None
-        if after is not None and after + 1 >= KEY_LIMIT:
-            return Page([], None)
-        low = "e" if after is None else entry_key(after + 1, 0)
         entries: list[Entry] = []
-        # `page` needs a prefix holding the page's last version group and one entry more.
-        for row, data in _records(self._range(room_id, low, "f", per_page=min(1000, limit + 2))):
-            entries.append(_entry(row, data))
-            if len(entries) > limit and entries[-1].version != entries[0].version:
-                break
+        if after is None or after + 1 < KEY_LIMIT:
+            low = "e" if after is None else entry_key(after + 1, 0)
+            # `page` needs a prefix holding the page's last version group and one entry more.
+            for row, data in _records(self._range(room_id, low, "f", per_page=min(1000, limit + 2))):
+                entries.append(_entry(row, data))
+                if len(entries) > limit and entries[-1].version != entries[0].version:
+                    break
+        if not entries and not self._has_history(room_id):
+            return None
         return page(entries, after, limit)
 
-    def _read_head(self, room_id: str) -> _Head | None:
-        return self._head(room_id, cached=False)
+    def _has_history(self, room_id: str) -> bool:
+        """Whether the room has a head: read only when a read found no row (nothing yet, or no history)."""
+        return self._head(room_id, cached=False) is not None
 
     def _checkpoint_at(self, room_id: str, version: int | None) -> tuple[Snapshot, int] | None:
         """The latest checkpoint at or before `version` (None: the latest) and its seq."""
