@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import tempfile
 import time
@@ -92,6 +91,12 @@ READS = ["text", "text?version=0", "text?version=1", "text?version=2", "text?ver
 READS += ["history", "history?limit=2", "history?after=2&limit=2", "history?after=5", "text?version=6", "text?x=1"]
 
 
+def relayed(viewer: Viewer, data: dict[str, Any]) -> bool:
+    """Whether the viewer has had this message of the writer's."""
+    fields = ("type", "version", "language")
+    return any(all(m["data"].get(f) == data.get(f) for f in fields) for m in viewer.of_type("editorMessage"))
+
+
 @contextlib.asynccontextmanager
 async def selfhost_store(kind: str, settings: Settings) -> AsyncIterator[MemoryRoomStore]:
     """The self-hosted server's stores: SQLite on disk (its default) and in memory."""
@@ -118,13 +123,19 @@ async def test_the_api_answers_as_self_hosted_for_the_same_stream(
     writer = Writer(grant)
     await writer.connect()
     await writer.join()
+    _, viewing = await negotiate(local.base_url, room_id=room)
+    viewer = Viewer(viewing)
+    await viewer.connect()
+    await viewer.join()
     for offset, data in STREAM:
         clock.now = start + offset
         await writer.emit("sendToRoom", {"room_id": room, "writer_key": key, "data": data})
-        await asyncio.sleep(0.05)  # in the order sent: each has reached the entity before the next
+        # Relayed once its signal is queued: settled, the entity has applied it before the next.
+        await viewer.wait_for(lambda data=data: relayed(viewer, data))
         await local.durable.settle()
     azure = {read: (await call(local, "GET", f"rooms/{room}/{read}"))[:2] for read in READS}
-    await writer.close()
+    for client in (writer, viewer):
+        await client.close()
 
     settings = Settings.from_env()
     async with selfhost_store(selfhost, settings) as store:
