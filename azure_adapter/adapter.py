@@ -20,7 +20,7 @@ from typing import Any
 
 from shared import rooms_api
 from shared.actions import Action
-from shared.handlers import Caller, Handlers, Throttles, deleted_room, on_connected
+from shared.handlers import Caller, Handlers, Throttles, on_connected
 from shared.negotiate import HTTP_STATUS, error_body, negotiate, negotiate_body
 from shared.protocol import ProtocolError
 from shared.rooms_api import ApiAnswer, Query
@@ -54,8 +54,8 @@ class Adapter:
         index = self.storage.index if with_index else None
         return EntityRoomStore(entities, self.settings, self.storage.history_store, index)
 
-    def _handlers(self, entities: EntityStore) -> Handlers:
-        return Handlers(self.settings, self.secret, self._store(entities), self.throttles, self.clock)
+    def _handlers(self, entities: EntityStore, with_index: bool = False) -> Handlers:
+        return Handlers(self.settings, self.secret, self._store(entities, with_index), self.throttles, self.clock)
 
     # --- HTTP ---
 
@@ -91,10 +91,7 @@ class Adapter:
 
     async def sweep(self, entities: EntityStore) -> list[Action]:
         """Expired rooms go as deleted ones do: their sockets hear `deleted` and are disconnected."""
-        actions: list[Action] = []
-        for room_id, sockets in await self._store(entities, with_index=True).sweep(self.clock()):
-            actions += deleted_room(room_id, sockets)
-        return actions
+        return await self._handlers(entities, with_index=True).sweep()
 
     # --- Socket.IO events ---
 
