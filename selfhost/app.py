@@ -105,7 +105,7 @@ class Server:
             ApiRoute("POST", ROOMS_PREFIX + "{room_id}/end", self.room_end),
             ApiRoute("DELETE", ROOMS_PREFIX + "{room_id}", self.room_delete),
             # Anything else under the rooms API gets a JSON 404, not the site's.
-            Route(ROOMS_PREFIX + "{rest:path}", _no_such_endpoint, include_in_schema=False),
+            _any_method(Route(ROOMS_PREFIX + "{rest:path}", _no_such_endpoint, include_in_schema=False)),
         ]
         if (self.static_dir / "index.html").is_file():
             routes.append(Mount("/", StaticFiles(directory=self.static_dir, html=True)))
@@ -264,7 +264,14 @@ class ApiRoute(Route):
                 return _json(rooms_api.method_not_allowed(allowed))
             return await endpoint(request)
 
-        super().__init__(path, handle, methods=None, name=f"{method} {path}")
+        super().__init__(path, handle, name=f"{method} {path}")
+        _any_method(self)
+
+
+def _any_method(route: Route) -> Route:
+    """Every method reaches the endpoint, which answers it (Starlette's default is GET only)."""
+    route.methods = None
+    return route
 
 
 async def _no_such_endpoint(request: Request) -> Response:
