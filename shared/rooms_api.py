@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from . import protocol
 from .actions import Action, disconnect_sockets, send_to_rooms
 from .capabilities import is_room_id, is_writer_key, is_writer_key_shape
-from .history import Entry
+from .history import EMPTY, Entry
 from .protocol import ErrorCode, ProtocolError
 from .room import Room
 from .room_operations import Delete, Deleted, End, Ended
@@ -75,16 +75,18 @@ async def text(store: RoomStore, room_id: str, query: Query) -> ApiAnswer:
     except ProtocolError as error:
         return refusal(error)
     if snapshot is None:  # nothing recorded yet: the empty text the room began with
-        body = {"room_id": room_id, "version": 0, "at": created_at, "content": "", "language": None}
-    else:
-        body = {
+        snapshot = EMPTY
+    # The text before any was written dates from the room's creation, not from the epoch.
+    at = created_at if snapshot.version == 0 and snapshot.at == EMPTY.at else snapshot.at
+    return _ok(
+        {
             "room_id": room_id,
             "version": snapshot.version,
-            "at": snapshot.at,
+            "at": at,
             "content": snapshot.content,
             "language": snapshot.language,
         }
-    return _ok(body)
+    )
 
 
 async def history(store: RoomStore, room_id: str, query: Query, settings: Settings) -> ApiAnswer:
