@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from . import protocol
-from .actions import Action, disconnect_sockets, send_to_rooms
+from .actions import Action
 from .capabilities import is_room_id, is_writer_key, is_writer_key_shape
+from .handlers import deleted_room, ended_room
 from .history import EMPTY, Entry
 from .protocol import ErrorCode, ProtocolError
 from .room import Room
@@ -121,8 +121,7 @@ async def end(
     except ProtocolError as error:
         return refusal(error)
     # Told again on a repeated end: the same message, harmless, and a socket that missed it hears it.
-    told = send_to_rooms(_rooms(room_id), protocol.MESSAGE_EVENT, protocol.ended(room_id, ended.at))
-    return _ok({"room_id": room_id, "ended_at": ended.at}, [told])
+    return _ok({"room_id": room_id, "ended_at": ended.at}, ended_room(room_id, ended.at))
 
 
 async def delete(
@@ -137,10 +136,7 @@ async def delete(
             raise _no_room()
     except ProtocolError as error:
         return refusal(error)
-    actions = [send_to_rooms(_rooms(room_id), protocol.MESSAGE_EVENT, protocol.deleted(room_id))]
-    if deleted.sockets:
-        actions.append(disconnect_sockets(list(deleted.sockets)))
-    return _ok({"room_id": room_id, "deleted": True}, actions)
+    return _ok({"room_id": room_id, "deleted": True}, deleted_room(room_id, deleted.sockets))
 
 
 # --- answers the adapters give before the core is reached ------------------------------
@@ -256,8 +252,3 @@ def _state(room: Room) -> dict[str, Any]:
 
 def _created_at(room: Room) -> float:
     return room.created_at
-
-
-def _rooms(room_id: str) -> list[str]:
-    """Where a room's sockets are: viewers in R, writers in R-control."""
-    return [room_id, protocol.control_room(room_id)]

@@ -241,7 +241,7 @@ async def test_end_tells_the_room_at_once_and_the_writer_can_no_longer_write(
 
     await stream.writer.edit({"changes": [{"rangeOffset": 0, "rangeLength": 0, "text": "late", "range": {}}]})
     refused = await stream.writer.wait_message("error")
-    assert (refused["code"], refused["message"]) == ("unauthorized", "this stream has ended")
+    assert refused["code"] == "unauthorized" and refused["message"].startswith("this stream has ended"), refused
     await asyncio.sleep(0.2)
     assert stream.viewer.text() == TYPED
     assert _ok(await call(server, "GET", text_path(stream.room_id)))["content"] == TYPED
