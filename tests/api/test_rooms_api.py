@@ -297,3 +297,31 @@ async def test_deleting_one_room_leaves_the_others(server: RunningServer, stream
     assert viewer.of_type("deleted") == [] and viewer.sio.connected
     for client in (other, viewer):
         await client.close()
+
+
+# --- negotiate, the other endpoint with input ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("lifetime=%C2%B2", 400),  # '²' is a digit to str.isdigit, not to int()
+        ("lifetime=%D9%A1", 400),  # an Arabic-Indic 1
+        ("lifetime=60", 400),
+        ("lifetime=-3600", 400),
+        ("room_id=nope", 400),
+        (f"room_id={UNKNOWN_ROOM}", 404),
+        (f"room_id={UNKNOWN_ROOM}&writer_key={BAD_KEY}", 403),
+        (f"writer_key={BAD_KEY}", 400),
+    ],
+)
+async def test_negotiate_refuses_in_json(server: RunningServer, query: str, status: int) -> None:
+    answer = await call(server, "GET", f"/api/negotiate?{query}")
+    assert answer.status == status and set(answer.body) == {"error"}, answer
+
+
+async def test_negotiate_with_a_lifetime(server: RunningServer) -> None:
+    before = time.time()
+    grant = _ok(await call(server, "GET", "/api/negotiate?lifetime=3600"))
+    assert before + 3600 <= grant["expires_at"] <= time.time() + 3600 and grant["ended"] is False
+    assert grant["limits"]["lifetimes"] == [3600, 86400, 604800, 2592000]
