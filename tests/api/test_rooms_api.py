@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ import pytest
 from tests.support.clients import Client, Viewer, Writer
 from tests.support.flows import new_viewer, new_writer, type_text
 from tests.support.negotiate import negotiate
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, start_server
 
 from .calls import Answer, all_entries, call, end_path, history_path, room_path, text_path
 
@@ -348,3 +348,32 @@ async def test_negotiate_with_a_lifetime(server: RunningServer) -> None:
     grant = _ok(await call(server, "GET", "/api/negotiate?lifetime=3600"))
     assert before + 3600 <= grant["expires_at"] <= time.time() + 3600 and grant["ended"] is False
     assert grant["limits"]["lifetimes"] == [3600, 86400, 604800, 2592000]
+
+
+# --- a stream whose lifetime runs out ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Streams live 2 s, and the sweep runs every second (a quarter of the idle time, at least 1 s)."""
+    env = {"CODESTREAM_MAX_LIFETIME_SECONDS": "2", "CODESTREAM_ROOM_IDLE_SECONDS": "4"}
+    running = start_server(tmp_path_factory.mktemp("short"), env=env)
+    yield running
+    assert running.stop() == 0, running.output()[-3000:]
+
+
+async def test_an_expired_stream_answers_404_everywhere(short_lived: RunningServer) -> None:
+    writer = await new_writer(short_lived)
+    await type_text(writer, "soon gone")
+    viewer = await new_viewer(short_lived, writer.room_id)
+    await viewer.wait_text("soon gone")
+    assert _ok(await call(short_lived, "GET", text_path(writer.room_id)))["content"] == "soon gone"
+    assert (await viewer.wait_message("deleted", timeout=6))["room_id"] == writer.room_id
+    for method, path in [
+        ("GET", text_path(writer.room_id)),
+        ("GET", history_path(writer.room_id)),
+        ("POST", end_path(writer.room_id)),
+        ("DELETE", room_path(writer.room_id)),
+    ]:
+        _error(await call(short_lived, method, path, key=writer.grant["writer_key"]), 404, "room_not_found")
+    await _until(lambda: not viewer.sio.connected)
