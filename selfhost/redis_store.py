@@ -94,6 +94,7 @@ class RedisRoomStore:
         self._locks = [asyncio.Lock() for _ in range(64)]  # this process's callers queue here first
         self._save = client.register_script(_SAVE_AND_UNLOCK)
         self._read_text = client.register_script(redis_history.READ_TEXT)
+        self._read_page = client.register_script(redis_history.READ_PAGE)
 
     @classmethod
     def from_url(cls, url: str, settings: Settings, recorder: Recorder | None = None) -> RedisRoomStore:
@@ -176,7 +177,7 @@ class RedisRoomStore:
         return await redis_history.read_text(self._read_text, room_id, version)
 
     async def read_page(self, room_id: str, after: int | None, limit: int) -> Page | None:
-        return await redis_history.read_page(self.redis, room_id, after, limit)
+        return await redis_history.read_page(self.redis, self._read_page, room_id, after, limit)
 
     async def _change_history(self, room_id: str, change: Callable[[bytes | None, Tail], list[Any]]) -> None:
         """Change the room's history, not the room, under its lock: `change(room as stored, tail)`
