@@ -18,6 +18,9 @@ export const TYPES = Object.freeze({
   FULL: 'full',
   CURSOR: 'cursor',
   LANGUAGE: 'language',
+  MARKER: 'marker', // a labelled point in the stream, from its writer
+  ENDED: 'ended', // the stream's end of life, to its viewers and writers
+  DELETED: 'deleted',
 });
 
 export const ERROR_CODES = Object.freeze([
@@ -32,6 +35,8 @@ export const ERROR_CODES = Object.freeze([
 export const CONTROL_SUFFIX = '-control'; // room R's writers are in R-control, its viewers in R
 export const SYNC = 'sync';
 export const NUMBERINGS = Object.freeze(['native', 'tutorial']);
+export const LIFETIMES = Object.freeze([3600, 86400, 7 * 86400, 30 * 86400]); // seconds a writer may choose
+export const MAX_MARKER_LABEL = 80; // characters
 
 export function vocabulary() {
   return {
@@ -41,6 +46,8 @@ export function vocabulary() {
     controlSuffix: CONTROL_SUFFIX,
     sync: SYNC,
     numberings: [...NUMBERINGS],
+    lifetimes: [...LIFETIMES],
+    maxMarkerLabel: MAX_MARKER_LABEL,
   };
 }
 
@@ -63,6 +70,7 @@ export function sendToRoomPayload(roomId, data, writerKey = null) {
 export const deltaMessage = (version, changes) => ({ type: TYPES.DELTA, version, changes });
 export const cursorMessage = (version, selections) => ({ type: TYPES.CURSOR, version, selections });
 export const languageMessage = (language) => ({ type: TYPES.LANGUAGE, language });
+export const markerMessage = (version, label) => ({ type: TYPES.MARKER, version, label });
 
 export function fullMessage(version, content, language = null, numbering = null) {
   const message = { type: TYPES.FULL, version, content };
