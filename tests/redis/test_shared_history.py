@@ -1,0 +1,86 @@
+"""Two `python -m selfhost --redis-url` processes, one history: what A recorded, B serves the same.
+
+The writer streams through process A only; B never sees a message of it. B's
+`GET /api/rooms/{id}/history` must still give A's entries, entry for entry, its `text` the
+writer's text at every version, and a `DELETE` through B must leave nothing for A to serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from tests.support.clients import Writer
+from tests.support.flows import new_writer, type_text
+from tests.support.server import RunningServer
+
+StartNode = Callable[[], RunningServer]
+
+
+async def get(server: RunningServer, path: str, **query: Any) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.get(server.url + path, params=query) as response:
+        return response.status, await response.json()
+
+
+async def history(server: RunningServer, room_id: str, limit: int) -> list[dict[str, Any]]:
+    """Every entry, page by page."""
+    entries: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"limit": limit}
+    while True:
+        status, body = await get(server, f"/api/rooms/{room_id}/history", **query)
+        assert status == 200, body
+        entries += body["entries"]
+        if body["next_after"] is None:
+            return entries
+        query["after"] = body["next_after"]
+
+
+async def move_cursor(writer: Writer, offset: int) -> None:
+    selection = {"anchor": offset, "head": offset}
+    await writer.emit(
+        "sendToRoom", writer._payload({"type": "cursor", "version": writer.version, "selections": [selection]})
+    )
+
+
+async def test_history_recorded_through_a_is_served_the_same_by_b(start_node: StartNode) -> None:
+    a, b = start_node(), start_node()
+    writer = await new_writer(a)
+    room_id, text = writer.room_id, "def f():\r\n\treturn '😀'\n"
+    texts = [""]
+    for char in text:
+        await type_text(writer, char)
+        texts.append(writer.text())
+        if char == "\n":
+            await move_cursor(writer, 0)  # cursors sampled; the last one waits for A's record_due
+    await move_cursor(writer, 3)
+
+    async def recorded() -> list[dict[str, Any]]:
+        while True:
+            entries = await history(b, room_id, 1000)
+            if entries and entries[-1]["message"]["type"] == "cursor" and entries[-1]["version"] == len(text):
+                return entries
+            await asyncio.sleep(0.05)
+
+    entries = await asyncio.wait_for(recorded(), 10)
+    deltas = [e["version"] for e in entries if e["message"]["type"] == "delta"]
+    assert deltas == list(range(1, len(text) + 1))
+    assert await history(b, room_id, 3) == entries  # B's pages, small ones: the same entries
+    assert await history(a, room_id, 1000) == entries  # and A, which recorded them, agrees
+    for version, expected in enumerate(texts):
+        status, body = await get(b, f"/api/rooms/{room_id}/text", version=version)
+        assert status == 200 and body["content"] == expected and body["version"] == version
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.delete(
+            f"{b.url}/api/rooms/{room_id}", headers={"Authorization": f"Bearer {writer.grant['writer_key']}"}
+        ) as response,
+    ):
+        assert response.status == 200
+    for server in (a, b):
+        assert (await get(server, f"/api/rooms/{room_id}/history"))[0] == 404
+        assert (await get(server, f"/api/rooms/{room_id}/text"))[0] == 404
+    await writer.close()
