@@ -8,13 +8,18 @@ writer's text at every version, and a `DELETE` through B must leave nothing for 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
+from selfhost import redis_history
+from selfhost.redis_store import RedisRoomStore
+from shared.settings import Settings
 from tests.support.clients import Writer
-from tests.support.flows import new_writer, type_text
+from tests.support.flows import new_viewer, new_writer, type_text
+from tests.support.negotiate import negotiate
 from tests.support.server import RunningServer
 
 StartNode = Callable[[], RunningServer]
@@ -84,3 +89,43 @@ async def test_history_recorded_through_a_is_served_the_same_by_b(start_node: St
         assert (await get(server, f"/api/rooms/{room_id}/history"))[0] == 404
         assert (await get(server, f"/api/rooms/{room_id}/text"))[0] == 404
     await writer.close()
+
+
+async def test_a_writer_moving_from_a_killed_process_to_b_keeps_one_history(
+    start_node: StartNode, redis_url: str
+) -> None:
+    a, b = start_node(), start_node()
+    writer = await new_writer(a)
+    texts = [""]
+    for char in "one\n":
+        await type_text(writer, char)
+        texts.append(writer.text())
+    witness = await new_viewer(b, writer.room_id)
+    await witness.wait_text("one\n")  # in Redis, with its history: saved in the same step
+
+    a.stop(signal.SIGKILL)
+    status, grant = await negotiate(b.url, room_id=writer.room_id, writer_key=writer.grant["writer_key"])
+    assert status == 200 and grant["role"] == "writer"
+    moved = Writer(grant)
+    moved.version, moved.document = writer.version, writer.document  # the browser keeps its editor
+    await moved.connect()
+    assert (await moved.join())["success"]
+    for char in "two 😀\n":
+        await type_text(moved, char)
+        texts.append(moved.text())
+    await witness.wait_text("one\ntwo 😀\n")
+
+    reader = RedisRoomStore.from_url(redis_url, Settings())  # a third process: only what Redis holds
+    try:
+        page = await reader.read_page(writer.room_id, None, 1000)
+        assert page is not None
+        assert [e.version for e in page.entries if e.message["type"] == "delta"] == list(range(1, len(texts)))
+        for version, expected in enumerate(texts):
+            snapshot = await reader.read_text(writer.room_id, version)
+            assert snapshot is not None and (snapshot.version, snapshot.content) == (version, expected)
+        # B's recorder had not seen the room: its first change kept a checkpoint of its own.
+        assert await reader.redis.zcard(redis_history.keys(writer.room_id)[1]) == 2
+    finally:
+        await reader.close()
+    for client in (moved, witness):
+        await client.close()
