@@ -157,23 +157,37 @@ class RedisRoomStore:
         swept: Swept = []
         for member in await self.redis.zrangebyscore(PREFIX + "sweep", "-inf", now):
             room_id = member.decode()
-            async with self._local_lock(room_id):
-                token, raw, _ = await self._lock(room_id)
+            try:
+                sockets = await self._sweep_one(room_id, now)
+            except ValueError as error:  # a damaged room (RoomCodecError, bad JSON): left as it is
+                log.warning("redis: room %s is not readable and was not swept: %s", room_id, error)
+                continue
+            if sockets is not None:
+                swept.append((room_id, sockets))
+        return swept
+
+    async def _sweep_one(self, room_id: str, now: float) -> list[str] | None:
+        """Run the sweep's verdict on one room; its sockets when it was deleted."""
+        async with self._local_lock(room_id):
+            token, raw, _ = await self._lock(room_id)
+            try:
                 room = self._decoded(raw)
                 verdict = None if room is None else sweep_verdict(room, now, self.settings)
-                if verdict is None:  # kept, or already swept by another process: reindexed
-                    await self._unlock(room_id, token, _DROP if room is None else self._saved(room))
-                    continue
-                if verdict is True:
-                    self.recorder.forget(room_id)
-                    await self._unlock(room_id, token, _DROP, [_DELETE])
-                    continue
-                room, result = apply(room, room_id, verdict, self.settings)
-                await self._unlock(room_id, token, self._saved(room), [_DELETE])
+                result = None if verdict is None or verdict is True else apply(room, room_id, verdict, self.settings)
+            except BaseException:
+                await self._unlock(room_id, token, _KEEP)
+                raise
+            if verdict is None:  # kept (or swept by another process just now): its index renewed
+                await self._unlock(room_id, token, self._saved(room))
+                return None
             self.recorder.forget(room_id)
-            assert isinstance(result, Deleted)
-            swept.append((room_id, result.sockets))
-        return swept
+            if result is None:  # dropped without a trace
+                await self._unlock(room_id, token, _DROP, [_DELETE])
+                return None
+            tombstone, deleted = result
+            await self._unlock(room_id, token, self._saved(tombstone), [_DELETE])
+            assert isinstance(deleted, Deleted)
+            return deleted.sockets
 
     async def record_due(self) -> None:
         """Append the sampled cursors whose turn came (the host calls this about every 0.25 s)."""

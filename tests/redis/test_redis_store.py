@@ -174,3 +174,15 @@ async def test_sockets_of_a_dead_process_are_handed_over(
     assert await survivor.unbind_socket(found) == "room-y"  # what `disconnected` does
     await lost.aclose()
     await beats.aclose()
+
+
+async def test_a_damaged_room_is_left_as_it_is_and_the_sweep_goes_on(stores: list[RedisRoomStore]) -> None:
+    a, _ = stores
+    damaged, expired = new_room_id(), new_room_id()
+    await a.redis.set(f"codestream:room:{damaged}", b"{not a room")
+    await a.redis.zadd("codestream:sweep", {damaged: 0})
+    await a.apply(expired, full("x", 1, 0.0))
+    swept = await a.sweep(1.0 + SETTINGS.default_lifetime)
+    assert (expired, []) in swept and damaged not in [room_id for room_id, _ in swept]
+    assert await a.redis.get(f"codestream:room:{damaged}") == b"{not a room"
+    assert not await a.redis.exists(f"codestream:lock:{damaged}")  # released: the next sweep tries again
