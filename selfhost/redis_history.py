@@ -164,7 +164,8 @@ def write_args(tail: Tail, entries: Sequence[Entry], snapshot: Snapshot | None) 
 async def read_text(script: Any, room_id: str, version: int | None) -> Snapshot | None:
     """The text at `version` (None: the latest); None when the room has no history."""
     bound = "+" if version is None else f"({version + 1:0{WIDTH}d}"
-    found = await script(keys=keys(room_id), args=[bound, "+" if version is None else str(version)])
+    last = "+" if version is None else str(max(version, 0))  # a version below 0 reads as before the first
+    found = await script(keys=keys(room_id), args=[bound, last])
     if found is None:
         return None
     member, snapshot, items = found
@@ -182,7 +183,8 @@ async def read_page(redis: aioredis.Redis, script: Any, room_id: str, after: int
         if not await redis.exists(entries, checkpoints):
             return None
         raise HistoryError("a page holds at least one entry")
-    found = await script(keys=[entries, checkpoints], args=["-" if after is None else str(after + 1), limit + 1])
+    start = "-" if after is None or after < 0 else str(after + 1)
+    found = await script(keys=[entries, checkpoints], args=[start, limit + 1])
     return None if found is None else page(_entries(found), after, limit)
 
 

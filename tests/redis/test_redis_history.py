@@ -166,6 +166,8 @@ async def test_pages_never_split_a_version(history: HistoryStore) -> None:
     assert [versions(p) for p in pages] == [[1], [2, 2, 2, 2, 2, 2], [3, 4]]  # v2 alone fills a page: all of it
     assert [e for p in pages for e in p] == entries
     assert [versions(p) for p in await all_pages(history, room, 100)] == [versions(entries)]
+    assert (await history.read_page(room, -7, 100)) == await history.read_page(room, None, 100)
+    assert await history.read_text(room, -1) == Snapshot(0, 0.0, "", None)
     found = await history.read_page(room, 4, 3)
     assert found is not None and found.entries == [] and found.next_after is None
     with pytest.raises(HistoryError):
