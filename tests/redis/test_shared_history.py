@@ -50,7 +50,7 @@ async def move_cursor(writer: Writer, offset: int) -> None:
     )
 
 
-async def test_history_recorded_through_a_is_served_the_same_by_b(start_node: StartNode) -> None:
+async def test_history_recorded_through_a_is_served_the_same_by_b(start_node: StartNode, redis_url: str) -> None:
     a, b = start_node(), start_node()
     writer = await new_writer(a)
     room_id, text = writer.room_id, "def f():\r\n\treturn '😀'\n"
@@ -88,6 +88,11 @@ async def test_history_recorded_through_a_is_served_the_same_by_b(start_node: St
     for server in (a, b):
         assert (await get(server, f"/api/rooms/{room_id}/history"))[0] == 404
         assert (await get(server, f"/api/rooms/{room_id}/text"))[0] == 404
+    reader = RedisRoomStore.from_url(redis_url, Settings())
+    try:  # gone from Redis too, not only hidden behind the tombstone
+        assert not await reader.redis.exists(*redis_history.keys(room_id))
+    finally:
+        await reader.close()
     await writer.close()
 
 
