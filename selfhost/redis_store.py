@@ -113,6 +113,7 @@ class RedisRoomStore:
         self._save = client.register_script(_SAVE_AND_UNLOCK)
         self._read_text = client.register_script(redis_history.READ_TEXT)
         self._read_page = client.register_script(redis_history.READ_PAGE)
+        self._indexed = False  # whether this process has put unindexed rooms in the sweep index
 
     @classmethod
     def from_url(cls, url: str, settings: Settings, recorder: Recorder | None = None) -> RedisRoomStore:
@@ -154,6 +155,8 @@ class RedisRoomStore:
     async def sweep(self, now: float) -> Swept:
         """`sweep_verdict` on every room the `sweep` index says is due; each room under its lock,
         so processes sweeping at once each delete a room at most once between them."""
+        if not self._indexed:
+            await self._index_unindexed()
         swept: Swept = []
         for member in await self.redis.zrangebyscore(PREFIX + "sweep", "-inf", now):
             room_id = member.decode()
@@ -165,6 +168,14 @@ class RedisRoomStore:
             if sockets is not None:
                 swept.append((room_id, sockets))
         return swept
+
+    async def _index_unindexed(self) -> None:
+        """Once per process: rooms saved before the `sweep` index (or by an older codestream)
+        join it as due at once; the first sweep sees each and gives it its true time."""
+        for name in ("rooms", "tombstones"):
+            async for batch in _batches(self.redis.sscan_iter(PREFIX + name, count=500), 500):
+                await self.redis.zadd(PREFIX + "sweep", dict.fromkeys(batch, 0), nx=True)
+        self._indexed = True
 
     async def _sweep_one(self, room_id: str, now: float) -> list[str] | None:
         """Run the sweep's verdict on one room; its sockets when it was deleted."""
@@ -344,6 +355,17 @@ def _node(node: str) -> str:
 
 def _node_sockets(node: str) -> str:
     return PREFIX + "node:" + node + ":sockets"
+
+
+async def _batches(items: AsyncIterator[bytes], size: int) -> AsyncIterator[list[bytes]]:
+    batch: list[bytes] = []
+    async for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _sweep_at(room: Room, settings: Settings) -> float:

@@ -186,3 +186,21 @@ async def test_a_damaged_room_is_left_as_it_is_and_the_sweep_goes_on(stores: lis
     assert (expired, []) in swept and damaged not in [room_id for room_id, _ in swept]
     assert await a.redis.get(f"codestream:room:{damaged}") == b"{not a room"
     assert not await a.redis.exists(f"codestream:lock:{damaged}")  # released: the next sweep tries again
+
+
+async def test_rooms_missing_from_the_sweep_index_are_swept_after_a_restart(
+    stores: list[RedisRoomStore], redis_url: str
+) -> None:
+    a, _ = stores
+    room_id = new_room_id()
+    await a.sweep(0.0)  # this process has indexed what it found
+    await a.apply(room_id, full("x", 1, 0.0))
+    await a.redis.zrem("codestream:sweep", room_id)  # as saved by a codestream before the index
+    now = 1.0 + SETTINGS.default_lifetime
+    assert room_id not in [r for r, _ in await a.sweep(now)]  # indexed once per process
+    restarted = RedisRoomStore.from_url(redis_url, SETTINGS)
+    try:
+        assert (room_id, []) in await restarted.sweep(now)
+        assert await restarted.redis.zscore("codestream:sweep", room_id) == SETTINGS.max_lifetime_seconds + now
+    finally:
+        await restarted.close()
