@@ -31,6 +31,7 @@ from shared.room_operations import (
     Result,
     apply,
     encode,
+    next_sweep_at,
     socket_room,
     sweep_verdict,
 )
@@ -39,7 +40,7 @@ from shared.store import Swept, live
 
 from .entities import EntityStore, socket_key
 from .room_entity import DROP
-from .room_index import RoomIndex
+from .room_index import RoomIndex, due_second
 
 log = logging.getLogger("codestream")
 
@@ -56,6 +57,7 @@ class EntityRoomStore:
         self.history = history
         self.index = index  # only the sweep reads it
         self._rooms: dict[str, Any] = {}  # room id -> state, as this invocation last read or left it
+        self._bound: dict[str, str] = {}  # socket id -> room id, bound by this invocation
 
     async def read(self, room_id: str, view: Callable[[Room], T]) -> T | None:
         room = live(await self._room(room_id))
@@ -74,9 +76,10 @@ class EntityRoomStore:
     async def sweep(self, now: float) -> Swept:
         """`room_operations.sweep_verdict` for each room the index says is due by `now`.
 
-        Through its entity (which deletes the history and moves the index rows): a room whose
-        lifetime ran out gets `Delete`, a tombstone past its time `drop`. A row whose room is
-        gone, or is not due after all, is removed here (the entity wrote the room's true rows).
+        Through its entity (which deletes the history and moves the index row): a room whose
+        lifetime ran out gets `Delete`, one to forget without a trace (a tombstone past its
+        time, a blank idle room) `drop`. A row that is not its room's (the room is gone, or its
+        time moved and the entity has not yet removed the old row) is removed here.
         """
         if self.index is None:
             raise RuntimeError("the sweep needs the rooms' index")
@@ -91,7 +94,7 @@ class EntityRoomStore:
                 deleted = await self.apply(due.room_id, verdict)
                 if isinstance(deleted, Deleted):
                     swept.append((due.room_id, list(deleted.sockets)))
-            elif room is None or (room.deleted_at is None and not room.has_expired(now)):
+            elif room is None or due_second(next_sweep_at(room, self.settings)) != due.at:
                 await asyncio.to_thread(index.remove, due.room_id, due.at)
         return swept
 
@@ -114,13 +117,17 @@ class EntityRoomStore:
         return 0
 
     async def bind_socket(self, socket_id: str, room_id: str) -> None:
+        self._bound[socket_id] = room_id
         await self.entities.signal(SOCKET_ENTITY, socket_key(socket_id), "bind", {"room_id": room_id})
 
     async def socket_room(self, socket_id: str) -> str | None:
+        if socket_id in self._bound:  # this invocation's own bind: its signal may not have run yet
+            return self._bound[socket_id]
         return socket_room(await self.entities.read(SOCKET_ENTITY, socket_key(socket_id)))
 
     async def unbind_socket(self, socket_id: str) -> str | None:
         room_id = await self.socket_room(socket_id)
+        self._bound.pop(socket_id, None)
         if room_id is not None:
             await self.entities.signal(SOCKET_ENTITY, socket_key(socket_id), "unbind", {"socket_id": socket_id})
         return room_id

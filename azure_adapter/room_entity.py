@@ -9,15 +9,16 @@ new state is returned. This is the one place every room change passes, so it is 
 - after a `Receive` or an `End`, the instance's `Recorder` (one per instance, shared/history.py)
   says what to append and whether to checkpoint, and the Table history gets it;
 - after a `Delete`, the history is deleted and the recorder forgets the room;
-- a room made or deleted moves its rows of the sweep's index (azure_adapter/room_index.py);
+- an operation that moves `next_sweep_at(room)` moves the room's row of the sweep's index
+  (azure_adapter/room_index.py);
 - `drop` (this adapter's own operation, signalled by the sweep) destructs a room that
   `sweep_verdict` says to drop without a trace (a tombstone past its time, an idle blank room).
 
 The live room never waits on the history's health: a history write that fails is logged and
 the recorder forgets the room, so the next text change begins with a checkpoint (the versions
 between are missing from the history; their text reads as the version before). A failure of
-the index, by contrast, fails the operation (the state stays as it was) so that no room
-escapes the sweep.
+the index, by contrast, fails the operation before anything else is written (the Python SDK
+keeps the state the entity had), so that no room escapes the sweep; so does a failed delete.
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ from typing import Any
 from shared.history import Recorder
 from shared.room import Room
 from shared.room_codec import room_from_dict, room_to_dict
-from shared.room_operations import Delete, Deleted, Refused, State, apply, decode, sweep_verdict
+from shared.room_operations import (
+    Deleted,
+    Operation,
+    Refused,
+    Result,
+    State,
+    apply,
+    decode,
+    next_sweep_at,
+    sweep_verdict,
+)
 from shared.settings import Settings
 
 from .room_index import RoomIndex
@@ -36,7 +47,7 @@ from .table_history import TableHistory
 
 log = logging.getLogger("codestream")
 
-DROP = "drop"  # the sweep's operation: destruct a tombstone past its time
+DROP = "drop"  # the sweep's operation: forget a room without a trace, when `sweep_verdict` says so
 
 
 class RoomEntity:
@@ -49,21 +60,26 @@ class RoomEntity:
     def step(self, room_id: str, state: State, name: str, value: Any) -> State:
         """The state to save after operation `name` (None: no room)."""
         room = None if state is None else room_from_dict(state, self.settings)
+        due_before = None if room is None else next_sweep_at(room, self.settings)  # `apply` changes `room`
+        operation: Operation | None = None
+        result: Result = None
         if name == DROP:
-            return self._drop(room_id, room, value)
-        operation = decode(name, value, self.settings)
-        after, result = apply(room, room_id, operation, self.settings)
-        if isinstance(result, Refused):
-            log.info("room %s refused %s: %s", room_id, name, result.error.message)
-        if room is None and after is not None:
-            self.index.add(room_id, "expire", after.expires_at)
-        if isinstance(operation, Delete) and isinstance(result, Deleted) and after is not None:
-            self._deleted(room_id, after)
-        elif after is not None:
+            after = self._drop(room_id, room, value)
+        else:
+            operation = decode(name, value, self.settings)
+            after, result = apply(room, room_id, operation, self.settings)
+            if isinstance(result, Refused):
+                log.info("room %s refused %s: %s", room_id, name, result.error.message)
+        # The index first: if it fails, the operation fails before anything else is written.
+        self.index.move(room_id, due_before, None if after is None else next_sweep_at(after, self.settings))
+        if isinstance(result, Deleted):
+            self.recorder.forget(room_id)
+            self.history.delete_history(room_id)  # fails the operation if it fails: a delete is done again
+        elif after is not None and operation is not None:
             self._record(room_id, after, operation)
         return None if after is None else room_to_dict(after)
 
-    def _record(self, room_id: str, room: Room, operation: Any) -> None:
+    def _record(self, room_id: str, room: Room, operation: Operation) -> None:
         recording = self.recorder.after(room, operation)
         try:
             self.history.append(room_id, recording.entries)
@@ -73,20 +89,10 @@ class RoomEntity:
             log.exception("room %s: the history missed an entry; it checkpoints at the next text change", room_id)
             self.recorder.forget(room_id)
 
-    def _deleted(self, room_id: str, tombstone: Room) -> None:
-        self.recorder.forget(room_id)
-        self.history.delete_history(room_id)  # fails the operation if it fails: a delete is done again
-        assert tombstone.deleted_at is not None
-        self.index.add(room_id, "drop", tombstone.deleted_at + self.settings.max_lifetime_seconds)
-        self.index.remove(room_id, tombstone.expires_at)
-
-    def _drop(self, room_id: str, room: Room | None, value: Any) -> State:
+    def _drop(self, room_id: str, room: Room | None, value: Any) -> Room | None:
         """The sweep's `drop`: gone without a trace if `sweep_verdict` says so at `at`, else kept."""
         at = value.get("at") if isinstance(value, dict) else None
         if room is None or not isinstance(at, int | float) or sweep_verdict(room, at, self.settings) is not True:
-            return None if room is None else room_to_dict(room)
+            return room
         self.recorder.forget(room_id)
-        if room.deleted_at is not None:
-            self.index.remove(room_id, room.deleted_at + self.settings.max_lifetime_seconds)
-        self.index.remove(room_id, room.expires_at)
         return None

@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 
 import function_app
+from azure_adapter.room_index import due_second
 from azure_local.host import LocalAzure
 from selfhost.sqlite_store import SqliteStore
 from shared import rooms_api
@@ -229,7 +230,7 @@ async def test_the_timer_deletes_an_expired_room_and_its_history(local: LocalAzu
     index = function_app.storage().index
     assert local.durable.state("Room", room)["deleted_at"] == clock.now  # the tombstone: its key opens nothing
     drop_at = clock.now + Settings.from_env().max_lifetime_seconds
-    assert [(d.room_id, d.kind) for d in index.due(drop_at + 1) if d.room_id == room] == [(room, "drop")]
+    assert [(d.room_id, d.at) for d in index.due(drop_at + 1) if d.room_id == room] == [(room, due_second(drop_at))]
     clock.now = drop_at - 1  # the tombstone's time has not come
     await local.fire_timer("sweep")
     await local.durable.settle()

@@ -30,7 +30,7 @@ from shared.document import utf16_length
 from shared.history import Entry, HistoryError, Snapshot
 from shared.history_store import HistoryStore, MemoryHistoryStore
 from tests.property.test_convergence import ROOM, draw_script
-from tests.property.test_history_property import check, draw_stream, record
+from tests.property.test_history_property import check, draw_stream, draw_timing, record
 
 
 def delta(version: int, offset: int, text: str, length: int = 0) -> dict[str, Any]:
@@ -235,7 +235,7 @@ def test_text_at_every_version_is_the_writers_table_store(azurite: str, data: st
         stream = draw_stream(data, script)
         writer = TableHistoryStore(table_history(azurite))
         await writer.delete_history(ROOM)  # the property test's one room: each example starts it anew
-        appended, languages, held = await record(data, stream, writer)
+        appended, languages, held = await record(stream, draw_timing(data, stream), writer)
         await check(TableHistoryStore(table_history(azurite)), script, appended, languages, held)
 
     asyncio.run(run())
