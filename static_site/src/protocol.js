@@ -18,6 +18,9 @@ export const TYPES = Object.freeze({
   FULL: 'full',
   CURSOR: 'cursor',
   LANGUAGE: 'language',
+  MARKER: 'marker', // a writer's named moment, kept in the history
+  ENDED: 'ended', // server to client: the stream ended, its link now opens the replay
+  DELETED: 'deleted', // server to client: the stream is gone; the server disconnects next
 });
 
 export const ERROR_CODES = Object.freeze([
@@ -32,6 +35,8 @@ export const ERROR_CODES = Object.freeze([
 export const CONTROL_SUFFIX = '-control'; // room R's writers are in R-control, its viewers in R
 export const SYNC = 'sync';
 export const NUMBERINGS = Object.freeze(['native', 'tutorial']);
+export const LIFETIMES = Object.freeze([3600, 86400, 604800, 2592000]); // seconds a writer may choose
+export const MAX_MARKER_LABEL = 80;
 
 export function vocabulary() {
   return {
@@ -63,6 +68,7 @@ export function sendToRoomPayload(roomId, data, writerKey = null) {
 export const deltaMessage = (version, changes) => ({ type: TYPES.DELTA, version, changes });
 export const cursorMessage = (version, selections) => ({ type: TYPES.CURSOR, version, selections });
 export const languageMessage = (language) => ({ type: TYPES.LANGUAGE, language });
+export const markerMessage = (version, label) => ({ type: TYPES.MARKER, version, label });
 
 export function fullMessage(version, content, language = null, numbering = null) {
   const message = { type: TYPES.FULL, version, content };
