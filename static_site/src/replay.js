@@ -10,27 +10,77 @@ const KNOWN_TYPES = new Set(['delta', 'full', 'cursor', 'language', 'marker']);
 
 // The whole text: a checkpoint every this many text entries, or this much changed text, or this
 // much text moved (deltas times the text's length), as shared/history.CheckpointPolicy does.
-export const CHECKPOINTS = Object.freeze({ everyDeltas: 200, everyUnits: 64 * 1024, everyWork: 32 * 1024 * 1024 });
+// `pieceUnits`: the size of the pieces a text being edited is kept in (see Text).
+export const CHECKPOINTS = Object.freeze({
+  everyDeltas: 200,
+  everyUnits: 64 * 1024,
+  everyWork: 32 * 1024 * 1024,
+  pieceUnits: 4096,
+});
 
-const START = Object.freeze({ index: 0, version: 0, at: 0, content: '', language: null, cursor: null });
-
-// One change event: offsets refer to the text before the event, so apply from the end backwards.
-export function applyEvent(text, changes) {
-  if (!Array.isArray(changes)) throw new ReplayError('a change event without changes');
-  const ordered = [...changes].sort((a, b) => b.rangeOffset - a.rangeOffset);
-  let limit = text.length;
-  for (const { rangeOffset: offset, rangeLength: count, text: inserted } of ordered) {
-    if (!Number.isInteger(offset) || !Number.isInteger(count) || typeof inserted !== 'string') {
-      throw new ReplayError('a change without rangeOffset, rangeLength and text');
-    }
-    if (offset < 0 || count < 0) throw new ReplayError(`change at ${offset}+${count} is before the start`);
-    if (offset + count > limit) {
-      throw new ReplayError(limit === text.length ? `change at ${offset}+${count} is past the end` : 'changes overlap');
-    }
-    text = text.slice(0, offset) + inserted + text.slice(offset + count);
-    limit = offset;
+// A text as pieces, so an edit in a long text copies one piece, not the whole text (a JS string
+// edited by slicing is copied whole at the next edit).
+class Text {
+  constructor(content = '', pieceUnits = CHECKPOINTS.pieceUnits) {
+    this.size = pieceUnits;
+    this.pieces = cut(content, pieceUnits);
+    this.length = content.length;
   }
-  return text;
+
+  toString() {
+    return this.pieces.join('');
+  }
+
+  // One change event: offsets refer to the text before it, so apply from the end backwards.
+  // Checked whole before any change is made, so a refused event changes nothing.
+  applyEvent(changes) {
+    if (!Array.isArray(changes)) throw new ReplayError('a change event without changes');
+    const ordered = [...changes].sort((a, b) => b.rangeOffset - a.rangeOffset);
+    let limit = this.length;
+    for (const { rangeOffset: offset, rangeLength: count, text } of ordered) {
+      if (!Number.isInteger(offset) || !Number.isInteger(count) || typeof text !== 'string') {
+        throw new ReplayError('a change without rangeOffset, rangeLength and text');
+      }
+      if (offset < 0 || count < 0) throw new ReplayError(`change at ${offset}+${count} is before the start`);
+      if (offset + count > limit) {
+        throw new ReplayError(limit === this.length ? `change at ${offset}+${count} is past the end` : 'changes overlap');
+      }
+      limit = offset;
+    }
+    for (const { rangeOffset, rangeLength, text } of ordered) this.splice(rangeOffset, rangeLength, text);
+  }
+
+  splice(offset, count, text) {
+    const pieces = this.pieces;
+    let first = 0;
+    let start = 0; // where pieces[first] starts
+    while (first < pieces.length - 1 && start + pieces[first].length < offset) start += pieces[first++].length;
+    let last = first;
+    let lastStart = start;
+    while (last < pieces.length - 1 && lastStart + pieces[last].length < offset + count) {
+      lastStart += pieces[last++].length;
+    }
+    const before = (pieces[first] ?? '').slice(0, offset - start);
+    let after = (pieces[last] ?? '').slice(offset + count - lastStart);
+    if (before.length + text.length + after.length < this.size / 2 && last + 1 < pieces.length) {
+      after += pieces[++last]; // a small piece joins the next one, so pieces do not crumble
+    }
+    pieces.splice(first, last - first + 1, ...cut(before + text + after, this.size));
+    this.length += text.length - count;
+  }
+}
+
+function cut(content, size) {
+  const pieces = [];
+  for (let i = 0; i < content.length; i += size) pieces.push(content.slice(i, i + size));
+  return pieces;
+}
+
+// One change event applied to a string (the rules of shared/document.Document.apply).
+export function applyEvent(content, changes) {
+  const text = new Text(content);
+  text.applyEvent(changes);
+  return text.toString();
 }
 
 // Whether `entry` is a history entry this code can replay ({version, at, message}).
@@ -44,14 +94,55 @@ export function checkEntry(entry, lastVersion) {
   }
 }
 
+// Where replaying stands: after `index` entries. `text` is edited in place as it goes on.
+class Place {
+  constructor({ index = 0, version = 0, at = 0, content = '', language = null, cursor = null } = {}, pieceUnits) {
+    Object.assign(this, { index, version, at, language, cursor, pieceUnits });
+    this.text = new Text(content, pieceUnits);
+  }
+
+  // The state after one more entry.
+  step(entry) {
+    const { message } = entry;
+    if (message.type === 'delta') {
+      if (!Array.isArray(message.changes)) throw new ReplayError('a delta without changes');
+      try {
+        for (const event of message.changes) this.text.applyEvent(event?.changes);
+      } catch (error) {
+        throw new ReplayError(`history entry at version ${entry.version} does not apply: ${error.message}`);
+      }
+    } else if (message.type === 'full') {
+      if (typeof message.content !== 'string') throw new ReplayError('a full without content');
+      this.text = new Text(message.content, this.pieceUnits);
+      if (message.language !== undefined) this.language = message.language;
+    } else if (message.type === 'language') {
+      this.language = message.language;
+    } else if (message.type === 'cursor') {
+      this.cursor = message;
+    }
+    if (TEXT_TYPES.has(message.type)) {
+      this.version = entry.version;
+      this.at = entry.at;
+    }
+    this.index += 1;
+  }
+
+  // What callers get: {index, version, at, content, language, cursor}, a plain object.
+  state() {
+    const { index, version, at, language, cursor } = this;
+    return { index, version, at, content: this.text.toString(), language, cursor };
+  }
+}
+
 export class Replay {
   constructor(policy = {}) {
     this.policy = { ...CHECKPOINTS, ...policy };
     this.entries = [];
-    this.checkpoints = [START]; // each the state before entries[index]
-    this.head = { ...START }; // the state after every entry
+    this.checkpoints = [new Place().state()]; // each the state before entries[index]
+    this.head = this.newPlace(); // after every entry
+    this.headState = null; // head.state(), until the next append
     this.since = { deltas: 0, units: 0 }; // since the last checkpoint
-    this.last = START; // the last state asked for: playing forward continues from it
+    this.last = null; // a Place other than the head: seeking forward continues from it
   }
 
   get length() {
@@ -64,48 +155,62 @@ export class Replay {
 
   // Add entries at the end (in order); ReplayError, and nothing added, when one does not replay.
   append(entries) {
-    let head = this.head;
-    const since = { ...this.since };
-    const checkpoints = [];
+    const before = { length: this.entries.length, checkpoints: this.checkpoints.length, since: { ...this.since } };
     let lastVersion = this.lastVersion;
-    entries.forEach((entry, i) => {
-      checkEntry(entry, lastVersion);
-      lastVersion = entry.version;
-      head = step(head, entry);
-      head.index = this.entries.length + i + 1;
-      if (!TEXT_TYPES.has(entry.message.type)) return;
-      since.deltas += entry.message.type === 'delta' ? 1 : 0;
-      since.units += changeUnits(entry.message);
-      const { everyDeltas, everyUnits, everyWork } = this.policy;
-      if (since.deltas >= everyDeltas || since.units >= everyUnits || since.deltas * head.content.length >= everyWork) {
-        head.content = flat(head.content);
-        checkpoints.push({ ...head });
-        since.deltas = since.units = 0;
+    this.headState = null;
+    try {
+      for (const entry of entries) {
+        checkEntry(entry, lastVersion);
+        lastVersion = entry.version;
+        this.head.step(entry);
+        this.entries.push(entry);
+        if (TEXT_TYPES.has(entry.message.type)) this.count(entry.message);
       }
-    });
-    this.entries.push(...entries);
-    this.checkpoints.push(...checkpoints);
-    this.head = head;
-    this.since = since;
+    } catch (error) {
+      this.entries.length = before.length;
+      this.checkpoints.length = before.checkpoints;
+      this.since = before.since;
+      this.head = this.place(before.length);
+      throw error;
+    }
+  }
+
+  count(message) {
+    const since = this.since;
+    since.deltas += message.type === 'delta' ? 1 : 0;
+    since.units += changeUnits(message);
+    const { everyDeltas, everyUnits, everyWork } = this.policy;
+    if (since.deltas >= everyDeltas || since.units >= everyUnits || since.deltas * this.head.text.length >= everyWork) {
+      this.checkpoints.push(this.head.state());
+      since.deltas = since.units = 0;
+    }
   }
 
   // The state after the first `index` entries: {index, version, at, content, language, cursor}.
   // `version` and `at` are those of the last text entry; `cursor` the last cursor message.
   stateAt(index) {
     index = Math.max(0, Math.min(this.entries.length, index));
-    if (index === this.entries.length) return this.remember(this.head);
+    if (index === this.entries.length) return (this.headState ??= this.head.state());
+    this.last = this.place(index);
+    return this.last.state();
+  }
+
+  // A Place after `index` entries: from the nearest checkpoint, or from the last one asked for.
+  place(index) {
     const checkpoint = this.checkpoints[lastAtOrBefore(this.checkpoints, index, (c) => c.index)];
-    let state = this.last.index <= index && this.last.index >= checkpoint.index ? this.last : checkpoint;
-    if (state.index === index) return state;
-    state = { ...state };
-    for (let i = state.index; i < index; i += 1) state = step(state, this.entries[i]);
-    state.index = index;
-    return this.remember(state);
+    const last = this.last;
+    const place = last && last.index <= index && last.index >= checkpoint.index ? last : this.newPlace(checkpoint);
+    while (place.index < index) place.step(this.entries[place.index]);
+    return place;
+  }
+
+  newPlace(state = {}) {
+    return new Place(state, this.policy.pieceUnits);
   }
 
   // shared/history.text_at: the text at `version` (null: the latest), {version, at, content, language}.
   textAt(version = null) {
-    const state = version === null ? this.head : this.stateAt(this.countUpTo(version));
+    const state = this.stateAt(version === null ? this.entries.length : this.countUpTo(version));
     return { version: state.version, at: state.at, content: state.content, language: state.language };
   }
 
@@ -113,40 +218,6 @@ export class Replay {
   countUpTo(version) {
     return lastAtOrBefore(this.entries, version, (e) => e.version) + (this.entries[0]?.version <= version ? 1 : 0);
   }
-
-  remember(state) {
-    this.last = state;
-    return state;
-  }
-}
-
-// The state after one more entry (a new object; `state` is left as it was).
-function step(state, entry) {
-  const { message } = entry;
-  const next = { ...state };
-  if (message.type === 'delta') {
-    if (!Array.isArray(message.changes)) throw new ReplayError('a delta without changes');
-    let text = state.content;
-    try {
-      for (const event of message.changes) text = applyEvent(text, event?.changes);
-    } catch (error) {
-      throw new ReplayError(`history entry at version ${entry.version} does not apply: ${error.message}`);
-    }
-    next.content = text;
-  } else if (message.type === 'full') {
-    if (typeof message.content !== 'string') throw new ReplayError('a full without content');
-    next.content = message.content;
-    if (message.language !== undefined) next.language = message.language;
-  } else if (message.type === 'language') {
-    next.language = message.language;
-  } else if (message.type === 'cursor') {
-    next.cursor = message;
-  }
-  if (TEXT_TYPES.has(message.type)) {
-    next.version = entry.version;
-    next.at = entry.at;
-  }
-  return next;
 }
 
 function changeUnits(message) {
@@ -171,11 +242,4 @@ function lastAtOrBefore(items, value, key) {
     }
   }
   return found;
-}
-
-// V8 keeps a string built by slicing and concatenation as a tree; a checkpoint is read many
-// times, so make it one flat string once.
-function flat(text) {
-  if (text.length) Number(text.charCodeAt(0)); // reading a character flattens the string
-  return text;
 }

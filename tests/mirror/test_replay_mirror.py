@@ -101,7 +101,11 @@ def test_the_client_replay_rebuilds_the_cores_text() -> None:
             {
                 "entries": [{"version": e.version, "at": e.at, "message": e.message} for e in entries],
                 "chunks": chunks,
-                "policy": {"everyDeltas": rng.choice([1, 3, 200]), "everyUnits": rng.choice([50, 65536])},
+                "policy": {
+                    "everyDeltas": rng.choice([1, 3, 200]),
+                    "everyUnits": rng.choice([50, 65536]),
+                    "pieceUnits": rng.choice([1, 2, 7, 64, 4096]),
+                },
                 "versions": versions,
             }
         )
