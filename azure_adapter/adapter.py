@@ -52,7 +52,7 @@ class Adapter:
         """PROTOCOL.md's negotiate: (HTTP status, JSON body)."""
         store = EntityRoomStore(entities, self.settings)
         try:
-            grant = await negotiate(query, self.secret, store, self.clock())
+            grant = await negotiate(query, self.secret, store, self.clock(), settings=self.settings)
         except ProtocolError as error:
             return HTTP_STATUS[error.code], error_body(error)
         endpoint, path, token = await self.tokens.mint(grant.user_id, self.settings.token_ttl_seconds)

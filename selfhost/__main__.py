@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from typing import Any
@@ -17,13 +18,13 @@ import uvicorn
 
 from shared.capabilities import CapabilityError
 from shared.settings import Settings, SettingsError, env_name
-from shared.store import MemoryRoomStore
 
 from . import fanout
 from .app import Server
 from .redact import redact_logs
 from .redis_store import check_reachable, redis_backends
 from .secret import load_secret
+from .sqlite_store import SqliteStore
 
 log = logging.getLogger("codestream")
 DEFAULTS = Settings()
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, CapabilityError, OSError) as error:
         print(f"codestream: {error}", file=sys.stderr)
         return 2
-    shared: dict[str, Any] = {"store": MemoryRoomStore(settings)}
+    shared: dict[str, Any] = {}  # no Redis: the SQLite store, opened in the event loop
     if settings.redis_url:
         try:
             check_reachable(settings.redis_url)
@@ -86,14 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"codestream: {error}", file=sys.stderr)
             return 2
         shared["store"], shared["client_manager"] = redis_backends(settings.redis_url, settings)
-    server = Server(settings, secret, **shared)
     try:
         sock = _bind(args.host, args.port)
     except OSError as error:
         print(f"codestream: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
-    _run(_serve(server, sock, args.log_level))
-    return 0
+    return _run(_serve(settings, secret, shared, sock, args.log_level))
 
 
 def _with_options(env: Mapping[str, str], args: argparse.Namespace) -> dict[str, str]:
@@ -107,15 +106,14 @@ def _with_options(env: Mapping[str, str], args: argparse.Namespace) -> dict[str,
     return {**env, **{env_name(name): value for name, value in options.items() if value is not None}}
 
 
-def _run(main: Coroutine[Any, Any, None]) -> None:
+def _run(main: Coroutine[Any, Any, int]) -> int:
     """On uvloop when installed (uvicorn[standard] brings it): the benchmark's profile showed
     the default loop's socket writes and task switches as the fan-out's largest cost."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -127,7 +125,24 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve(server: Server, sock: socket.socket, log_level: str) -> None:
+async def _serve(settings: Settings, secret: bytes, shared: dict[str, Any], sock: socket.socket, log_level: str) -> int:
+    if "store" not in shared:
+        try:
+            shared["store"] = await SqliteStore.for_settings(settings)
+        except (sqlite3.Error, OSError) as error:
+            print(f"codestream: cannot open the database in {settings.data_dir}: {error}", file=sys.stderr)
+            return 2
+    server = Server(settings, secret, **shared)
+    try:
+        await _serve_until_stopped(server, sock, log_level)
+    finally:
+        close = getattr(server.store, "close", None)
+        if close is not None:
+            await close()  # the SQLite store writes what is queued
+    return 0
+
+
+async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: str) -> None:
     config = uvicorn.Config(
         server.asgi,
         log_level=log_level,
@@ -139,8 +154,9 @@ async def _serve(server: Server, sock: socket.socket, log_level: str) -> None:
     )
     redact_logs()  # uvicorn has set up its log handlers by now
     runner = _Uvicorn(config)
-    tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.expire_idle_rooms())]
+    tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.sweep())]
     tasks += [asyncio.create_task(server.reap_lost_sockets()), asyncio.create_task(server.flush_presence())]
+    tasks.append(asyncio.create_task(server.record_due()))
     await runner.serve(sockets=[sock])  # stops cleanly on SIGINT and SIGTERM
     for task in tasks:
         task.cancel()

@@ -100,7 +100,7 @@ class Server:
     async def negotiate(self, request: Request) -> Response:
         query = {key: values[-1] for key, values in parse_qs(request.url.query).items()}
         try:
-            grant = await negotiate(query, self.secret, self.store, time.time(), self.settings.max_rooms)
+            grant = await negotiate(query, self.secret, self.store, time.time(), self.settings.max_rooms, self.settings)
         except ProtocolError as error:
             return JSONResponse(error_body(error), status_code=HTTP_STATUS[error.code])
         endpoint = f"{request.url.scheme}://{request.url.netloc}"
@@ -121,14 +121,18 @@ class Server:
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def expire_idle_rooms(self) -> None:
-        """Forget idle rooms, checking a few times per idle period, until cancelled."""
-        period = max(1.0, min(60.0, self.settings.room_idle_seconds / 4))
+    async def sweep(self) -> None:
+        """Delete the rooms whose lifetime ran out, a few times a minute, until cancelled."""
+        period = max(1.0, min(15.0, self.settings.room_idle_seconds / 4))
         while True:
             await asyncio.sleep(period)
-            expired = await self.handlers.expire_idle_rooms()
-            if expired:
-                log.info("forgot %d idle room(s)", expired)
+            await perform(self.sio, await self.handlers.sweep())
+
+    async def record_due(self) -> None:
+        """Keep the sampled cursors whose turn came in the history, until cancelled."""
+        while True:
+            await asyncio.sleep(0.25)
+            await self.store.record_due()
 
     async def flush_presence(self) -> None:
         """Tell viewers of the joins and leaves the core held back, until cancelled."""

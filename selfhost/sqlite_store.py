@@ -39,6 +39,7 @@ from shared.history import (
     Entry,
     HistoryError,
     Page,
+    Recorder,
     Snapshot,
     check_entries,
     check_snapshot,
@@ -93,8 +94,8 @@ class SqliteStore(MemoryRoomStore):
     room an operation changed is written behind (sockets die with the process: not stored).
     """
 
-    def __init__(self, path: Path, settings: Settings, flush_seconds: float) -> None:
-        super().__init__(settings)
+    def __init__(self, path: Path, settings: Settings, flush_seconds: float, recorder: Recorder | None = None) -> None:
+        super().__init__(settings, recorder)
         self.path = path
         self.flush_seconds = flush_seconds
         self._dirty: set[str] = set()  # rooms changed since the last flush
@@ -108,9 +109,15 @@ class SqliteStore(MemoryRoomStore):
         self._db = _Database(path)  # touched only on the executor's thread
 
     @classmethod
-    async def open(cls, path: Path | str, settings: Settings, flush_seconds: float = FLUSH_SECONDS) -> SqliteStore:
+    async def open(
+        cls,
+        path: Path | str,
+        settings: Settings,
+        flush_seconds: float = FLUSH_SECONDS,
+        recorder: Recorder | None = None,
+    ) -> SqliteStore:
         """Open (or make) the database at `path` and load its rooms, without members."""
-        store = cls(Path(path), settings, flush_seconds)
+        store = cls(Path(path), settings, flush_seconds, recorder)
         try:
             store.rooms, store._last_version = await store._run(store._load)
         except BaseException:
@@ -128,23 +135,16 @@ class SqliteStore(MemoryRoomStore):
     # --- rooms (RoomStore) ---
 
     async def apply(self, room_id: str, operation: Operation) -> Result:
-        had = room_id in self.rooms
-        result = await super().apply(room_id, operation)
+        result = await super().apply(room_id, operation)  # records the history through our methods
         if room_id in self.rooms:
             self._dirty.add(room_id)  # written behind, within the flush interval
-        elif had:
-            self._forget(room_id)
         return result
 
-    async def expire_idle(self, now: float, idle_seconds: float) -> int:
-        before = set(self.rooms)
-        expired = await super().expire_idle(now, idle_seconds)
-        for room_id in before - self.rooms.keys():
-            self._forget(room_id)
-        return expired
-
-    def _forget(self, room_id: str) -> None:
+    def _drop(self, room_id: str) -> None:
+        super()._drop(room_id)
         self._dirty.discard(room_id)
+        self._last_version.pop(room_id, None)
+        self._queue(("delete_history", room_id))
         self._queue(("drop_room", room_id))
 
     # --- histories (HistoryStore) ---
@@ -260,6 +260,9 @@ class _Database:
                 if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
                     raise sqlite3.OperationalError(f"{self.path}: cannot use write-ahead logging here")
                 conn.execute("PRAGMA synchronous = FULL")
+                conn.execute(
+                    "PRAGMA secure_delete = ON"
+                )  # a deleted stream's text is overwritten, not left in free pages
                 conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES}")  # the WAL shrinks back after use
                 found = conn.execute("PRAGMA user_version").fetchone()[0]
                 if found not in (0, SCHEMA_VERSION):

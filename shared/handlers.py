@@ -141,9 +141,13 @@ class Handlers:
         """Store a new empty room unless the server is at its room limit; False if it existed."""
         return await create_within_limit(self.store, room_id, self.clock(), self.settings.max_rooms)
 
-    async def expire_idle_rooms(self) -> int:
-        """Forget rooms nobody is in and nobody wrote to for `room_idle_seconds`; how many."""
-        return await self.store.expire_idle(self.clock(), self.settings.room_idle_seconds)
+    async def sweep(self) -> list[Action]:
+        """Delete the rooms whose lifetime ran out (and forget blank idle rooms): their
+        sockets hear `deleted` and are disconnected. Call it about once a minute."""
+        actions: list[Action] = []
+        for room_id, sockets in await self.store.sweep(self.clock()):
+            actions += deleted_room(room_id, sockets)
+        return actions
 
     async def flush_presence(self) -> list[Action]:
         """Presence for the rooms whose viewers were not told of a change yet; call it about
@@ -199,7 +203,11 @@ class Handlers:
         actions = _replace_writers(room_id, joined.replaced)
         actions += [
             add_socket_to_room(sid, home),
-            send_to_socket(sid, protocol.MESSAGE_EVENT, protocol.ack_join(room_id, role, joined.version)),
+            send_to_socket(
+                sid,
+                protocol.MESSAGE_EVENT,
+                protocol.ack_join(room_id, role, joined.version, joined.expires_at, joined.ended_at),
+            ),
         ]
         for data in (joined.full, joined.cursor):
             if data is not None:
@@ -248,6 +256,17 @@ def internal_error(socket_id: str, event: str) -> list[Action]:
     """
     error = protocol.ProtocolError("internal", "the server failed on this message")
     return [send_to_socket(socket_id, protocol.MESSAGE_EVENT, protocol.error_message(error, event))]
+
+
+def ended_room(room_id: str, at: float) -> list[Action]:
+    """Everyone in the room hears that its stream ended."""
+    return _to_room(room_id, protocol.ended(room_id, at))
+
+
+def deleted_room(room_id: str, sockets: list[str]) -> list[Action]:
+    """Everyone in the room hears that it is gone, then is disconnected."""
+    actions = _to_room(room_id, protocol.deleted(room_id))
+    return [*actions, disconnect_sockets(sockets)] if sockets else actions
 
 
 def _replace_writers(room_id: str, sockets: list[str]) -> list[Action]:

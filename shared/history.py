@@ -2,7 +2,7 @@
 
 The history of a room is the sequence of `Entry(version, at, message)` the room accepted, in
 order: every delta and full (each held delta the room applied later counts, in the order it
-applied), every language, and cursor moves sampled (`Sampler`). `version` is the room's native
+applied), every language and marker, and cursor moves sampled (`Sampler`). `version` is the room's native
 version (shared/versions.py) after the message: for a delta or full the version of the text it
 made, for a cursor or language the version of the text it came with. Versions never decrease
 along a history. `at` is the server's time, seconds since the epoch. `message` is the stream
@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .document import Change, Document, DocumentError, utf16_length
-from .protocol import Cursor, Delta, Full, Language, MessageType
+from .protocol import Cursor, Delta, Full, Language, Marker, MessageType
 from .room import Accepted, Room
+from .room_operations import End, Operation, Receive
 
 TEXT_TYPES: Final = (MessageType.DELTA, MessageType.FULL)
 
@@ -79,6 +80,8 @@ def entry_of(accepted: Accepted, at: float) -> Entry:
         canonical = {"type": MessageType.CURSOR, "version": version, "selections": selections}
     elif isinstance(message, Language):
         canonical = {"type": MessageType.LANGUAGE, "language": message.language}
+    elif isinstance(message, Marker):
+        canonical = {"type": MessageType.MARKER, "version": version, "label": message.label}
     else:  # pragma: no cover - WriterMessage has no other kind
         raise HistoryError(f"not a stream message: {message!r}")
     return Entry(version, at, canonical)
@@ -100,6 +103,8 @@ def encode_message(message: Mapping[str, Any]) -> str:
             payload = ["c", [[s["anchor"], s["head"]] for s in message["selections"]]]
         elif kind == MessageType.LANGUAGE:
             payload = ["l", message["language"]]
+        elif kind == MessageType.MARKER:
+            payload = ["m", message["label"]]
         else:
             raise HistoryError(f"not a stream message type: {kind!r}")
         raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
@@ -125,6 +130,8 @@ def decode_message(version: int, raw: str) -> dict[str, Any]:
             return {"type": MessageType.CURSOR, "version": version, "selections": selections}
         if kind == "l":
             return {"type": MessageType.LANGUAGE, "language": rest[0]}
+        if kind == "m":
+            return {"type": MessageType.MARKER, "version": version, "label": rest[0]}
     except (ValueError, TypeError, IndexError) as error:
         raise HistoryError(f"stored history entry is damaged: {error}") from None
     raise HistoryError(f"stored history entry has an unknown kind {kind!r}")
@@ -391,6 +398,21 @@ class Recorder:
         version = room.tracker.version or 0
         return Recording(kept, Snapshot(version, texts[-1].at, room.document.text(), room.language))
 
+    def after(self, room: Room | None, operation: Operation) -> Recording:
+        """What to record after a store ran `operation` on `room`, in the same update.
+
+        A `Receive`: what the room accepted (`take`); an `End`: what waits for the room
+        (`flush`); anything else records nothing (after a `Delete` the store deletes the
+        history and calls `forget`).
+        """
+        if room is None:
+            return Recording([])
+        if isinstance(operation, Receive):
+            return self.take(room, operation.at)
+        if isinstance(operation, End):
+            return Recording(self.flush(room.room_id))
+        return Recording([])
+
     def due(self, room_id: str) -> list[Entry]:
         """A room's sampled cursor whose turn has come; append it to the history."""
         track = self._rooms.get(room_id)
@@ -403,6 +425,11 @@ class Recorder:
 
     def rooms(self) -> list[str]:
         return list(self._rooms)
+
+    def deltas_since_checkpoint(self, room_id: str) -> int:
+        """How many deltas of the room this recorder took since its last checkpoint."""
+        track = self._rooms.get(room_id)
+        return 0 if track is None else track.deltas
 
     def forget(self, room_id: str) -> None:
         self._rooms.pop(room_id, None)

@@ -32,6 +32,8 @@ class Grant:
     role: Role
     user_id: str
     writer_key: str | None = None
+    expires_at: float | None = None  # when the stream is deleted (None: not known here)
+    ended: bool = False  # its writer ended it: it can be replayed, not written
 
 
 async def negotiate(
@@ -40,26 +42,48 @@ async def negotiate(
     store: RoomStore,
     now: float,
     max_rooms: int | None = None,
+    settings: Settings | None = None,
 ) -> Grant:
-    """Decide the caller's room and role from the query string; raises ProtocolError."""
+    """Decide the caller's room and role from the query string; raises ProtocolError.
+
+    A new room lives the `lifetime` the query asks for (one of `settings.lifetimes`) or the
+    default one.
+    """
+    settings = settings or Settings()
     room_id, key = query.get("room_id"), query.get("writer_key")
+    lifetime = _lifetime(query.get("lifetime"), settings)
     if room_id is None:
         if key is not None:
             raise ProtocolError("bad_request", "writer_key needs the room_id it belongs to")
         room_id = new_room_id()
-        await create_within_limit(store, room_id, now, max_rooms)
-        return Grant(room_id, "writer", new_user_id(), writer_key(secret, room_id))
+        await create_within_limit(store, room_id, now, max_rooms, lifetime)
+        return await _grant(store, room_id, "writer", writer_key(secret, room_id))
     if not is_room_id(room_id):
         raise ProtocolError("bad_request", "room_id is not a codestream room id (22 base64url characters)")
     if key is not None:
         if not is_writer_key_shape(key) or not is_writer_key(secret, room_id, key):
             raise ProtocolError("unauthorized", "writer_key does not belong to this room")
-        if await store.read(room_id, lambda room: True) is None:  # a room this server forgot
-            await create_within_limit(store, room_id, now, max_rooms)
-        return Grant(room_id, "writer", new_user_id(), key)
-    if await store.read(room_id, lambda room: True) is None:
+        if await store.read(room_id, lambda room: True) is None:  # a room this server forgot (or deleted)
+            await create_within_limit(store, room_id, now, max_rooms, lifetime)
+        return await _grant(store, room_id, "writer", key)
+    return await _grant(store, room_id, "viewer", None)
+
+
+async def _grant(store: RoomStore, room_id: str, role: Role, key: str | None) -> Grant:
+    life = await store.read(room_id, lambda room: (room.expires_at, room.ended_at is not None))
+    if life is None:  # none, deleted or expired (a deleted room's tombstone makes nothing again)
         raise ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")
-    return Grant(room_id, "viewer", new_user_id())
+    return Grant(room_id, role, new_user_id(), key, *life)
+
+
+def _lifetime(raw: str | None, settings: Settings) -> int | None:
+    if raw is None:
+        return None
+    allowed = settings.lifetimes
+    if not raw.isdigit() or int(raw) not in allowed:
+        choices = ", ".join(str(seconds) for seconds in allowed)
+        raise ProtocolError("bad_request", f"lifetime must be one of {choices} (seconds)")
+    return int(raw)
 
 
 def negotiate_body(grant: Grant, endpoint: str, path: str, token: str, settings: Settings) -> dict[str, Any]:
@@ -76,6 +100,9 @@ def negotiate_body(grant: Grant, endpoint: str, path: str, token: str, settings:
     }
     if grant.writer_key is not None:
         body["writer_key"] = grant.writer_key
+    if grant.expires_at is not None:
+        body["expires_at"] = grant.expires_at
+    body["ended"] = grant.ended
     return body
 
 

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, get_args
 
 from .capabilities import is_room_id, is_writer_key_shape
 from .document import Change
-from .settings import Settings
+from .settings import LIFETIMES, Settings
 from .versions import Numbering
 
 ErrorCode = Literal["bad_request", "unauthorized", "room_not_found", "too_large", "rate_limited", "internal"]
@@ -48,12 +48,23 @@ class MessageType:
     FULL: Final = "full"
     CURSOR: Final = "cursor"
     LANGUAGE: Final = "language"
+    MARKER: Final = "marker"  # a labelled point in the stream, from its writer
+    # the stream's end of life, to its viewers and writers
+    ENDED: Final = "ended"
+    DELETED: Final = "deleted"
 
 
-STREAM_TYPES: Final = (MessageType.DELTA, MessageType.FULL, MessageType.CURSOR, MessageType.LANGUAGE)
+STREAM_TYPES: Final = (
+    MessageType.DELTA,
+    MessageType.FULL,
+    MessageType.CURSOR,
+    MessageType.LANGUAGE,
+    MessageType.MARKER,
+)
 CONTROL_SUFFIX: Final = "-control"  # room R's writers are in R-control, its viewers in R
 SYNC: Final = "sync"  # the tutorial's sync request is the stream message {"data": "sync"}
 NUMBERINGS: Final[tuple[Numbering, ...]] = ("native", "tutorial")
+MAX_MARKER_LABEL: Final = 80  # characters
 
 
 def vocabulary() -> dict[str, Any]:
@@ -71,6 +82,8 @@ def vocabulary() -> dict[str, Any]:
         "controlSuffix": CONTROL_SUFFIX,
         "sync": SYNC,
         "numberings": list(NUMBERINGS),
+        "lifetimes": list(LIFETIMES),
+        "maxMarkerLabel": MAX_MARKER_LABEL,
     }
 
 
@@ -118,12 +131,19 @@ class Language:
 
 
 @dataclass(frozen=True, slots=True)
+class Marker:
+    version: int
+    label: str  # trimmed
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class SyncRequest:
     pass
 
 
-StreamMessage = Delta | Full | Cursor | Language | SyncRequest
-WriterMessage = Delta | Full | Cursor | Language
+StreamMessage = Delta | Full | Cursor | Language | Marker | SyncRequest
+WriterMessage = Delta | Full | Cursor | Language | Marker
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +186,9 @@ def parse_stream_message(data: object, settings: Settings) -> StreamMessage:
         return Cursor(_version(body), body)
     if kind == MessageType.LANGUAGE:
         return Language(_language(body.get("language")), body)
-    raise ProtocolError("bad_request", "data.type must be delta, full, cursor or language (or data: 'sync')")
+    if kind == MessageType.MARKER:
+        return Marker(_version(body), _label(body.get("label")), body)
+    raise ProtocolError("bad_request", "data.type must be delta, full, cursor, language or marker (or data: 'sync')")
 
 
 def _delta(body: Mapping[str, Any], settings: Settings) -> Delta:
@@ -269,6 +291,18 @@ def _language(value: object) -> str:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _label(value: object) -> str:
+    label = value.strip() if isinstance(value, str) else ""
+    if not label or len(label) > MAX_MARKER_LABEL or _CONTROL.search(label):
+        raise ProtocolError(
+            "bad_request", f"a marker's label must be 1 to {MAX_MARKER_LABEL} characters, without control characters"
+        )
+    return label
+
+
 def _numbering(body: Mapping[str, Any]) -> Numbering | None:
     numbering = body.get("numbering")
     if numbering is not None and numbering not in NUMBERINGS:
@@ -339,6 +373,10 @@ def language_message(language: str) -> dict[str, Any]:
     return {"type": MessageType.LANGUAGE, "language": language}
 
 
+def marker_message(version: int, label: str) -> dict[str, Any]:
+    return {"type": MessageType.MARKER, "version": version, "label": label}
+
+
 def sync_request() -> dict[str, Any]:
     return {"data": SYNC}
 
@@ -354,8 +392,18 @@ def control_room(room_id: str) -> str:
     return room_id + CONTROL_SUFFIX
 
 
-def ack_join(room_id: str, role: Role, version: int | None) -> dict[str, Any]:
-    return {"type": MessageType.ACK_JOIN_ROOM, "success": True, "room_id": room_id, "role": role, "version": version}
+def ack_join(
+    room_id: str, role: Role, version: int | None, expires_at: float | None = None, ended_at: float | None = None
+) -> dict[str, Any]:
+    return {
+        "type": MessageType.ACK_JOIN_ROOM,
+        "success": True,
+        "room_id": room_id,
+        "role": role,
+        "version": version,
+        "expires_at": expires_at,
+        "ended_at": ended_at,
+    }
 
 
 def ack_join_failed(error: ProtocolError) -> dict[str, Any]:
@@ -397,6 +445,16 @@ def superseded(room_id: str) -> dict[str, Any]:
         "room_id": room_id,
         "message": "this stream's writer opened it elsewhere (another tab or device); this one is closed",
     }
+
+
+def ended(room_id: str, at: float) -> dict[str, Any]:
+    """To a room's viewers and writers: its writer ended the stream; it can be replayed."""
+    return {"type": MessageType.ENDED, "room_id": room_id, "at": at}
+
+
+def deleted(room_id: str) -> dict[str, Any]:
+    """To a room's viewers and writers before they are disconnected: the stream is gone."""
+    return {"type": MessageType.DELETED, "room_id": room_id}
 
 
 def error_message(error: ProtocolError, event: str) -> dict[str, Any]:

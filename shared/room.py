@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .document import Document, DocumentError, DocumentTooLarge
-from .protocol import Cursor, Delta, Full, Language, ProtocolError, Role, WriterMessage, full_message, presence
+from .protocol import Cursor, Delta, Full, Language, Marker, ProtocolError, Role, WriterMessage, full_message, presence
 from .settings import Settings
 from .versions import Outcome, VersionTracker
 
@@ -46,6 +46,12 @@ class Room:
     viewers: set[str] = field(default_factory=set)
     sync_asked_at: float | None = None  # when the room last asked its writer for the text
     last_active: float = 0.0  # wall-clock time of the last write or membership change
+    # Its life (wall-clock seconds): made, deleted at `expires_at` unless deleted before; once
+    # ended it takes no writes; once deleted it is a tombstone (see `room_operations.Delete`).
+    created_at: float = 0.0
+    expires_at: float = 0.0
+    ended_at: float | None = None
+    deleted_at: float | None = None
     # What the last `receive` took in, in order: the message itself and every held delta it
     # let apply. Kept also when `receive` raised (deltas applied before the refusal stand).
     # Not stored: read it in the same store update that called `receive`.
@@ -76,7 +82,12 @@ class Room:
         return replaced
 
     def is_idle(self, now: float, idle_seconds: float) -> bool:
-        return not self.writers and not self.viewers and now - self.last_active >= idle_seconds
+        """Empty, never written to, and quiet for `idle_seconds`: a room no stream needs."""
+        blank = self.tracker.version is None and len(self.document) == 0 and self.language is None
+        return blank and not self.writers and not self.viewers and now - self.last_active >= idle_seconds
+
+    def has_expired(self, now: float) -> bool:
+        return self.deleted_at is None and now >= self.expires_at
 
     def remove(self, socket_id: str) -> bool:
         """Remove a socket; True when the room's presence changed."""
@@ -103,8 +114,10 @@ class Room:
 
         `accepted` then lists what it took in (also when it raised).
         """
-        self.last_active = now
         self.accepted = []
+        if self.ended_at is not None:
+            raise ProtocolError("unauthorized", "this stream has ended: it can be replayed, not written")
+        self.last_active = now
         if isinstance(message, Delta):
             return self._delta(message, now)
         if isinstance(message, Full):
@@ -113,6 +126,8 @@ class Room:
             self.cursor = message.raw
         elif isinstance(message, Language):
             self.language = message.language
+        elif isinstance(message, Marker):
+            pass  # a marker changes nothing in the room: the history keeps it
         self.accepted.append(Accepted(self.tracker.version or 0, message))
         return Received(Outcome.APPLIED)
 
@@ -161,10 +176,14 @@ class Room:
         return True
 
 
-def new_room(room_id: str, settings: Settings, now: float = 0.0) -> Room:
-    """An empty room with the limits `settings` give it: the one way rooms are made."""
+def new_room(room_id: str, settings: Settings, now: float = 0.0, lifetime: float | None = None) -> Room:
+    """An empty room with the limits `settings` give it: the one way rooms are made.
+
+    It lives `lifetime` seconds (None: the server's default lifetime).
+    """
     room = Room(room_id, settings.max_document_units, settings.max_held_deltas, settings.gap_timeout_seconds)
-    room.last_active = now
+    room.last_active = room.created_at = now
+    room.expires_at = now + (settings.default_lifetime if lifetime is None else lifetime)
     return room
 
 

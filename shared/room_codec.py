@@ -19,7 +19,8 @@ from .room import Room, new_room
 from .settings import Settings
 from .versions import VersionTracker
 
-FORMAT = 1
+FORMAT = 2  # 2 added the room's life (created, expires, ended, deleted); 1 is still read
+READABLE_FORMATS = (1, 2)
 
 
 class RoomCodecError(ValueError):
@@ -42,12 +43,16 @@ def room_to_dict(room: Room) -> dict[str, Any]:
         "viewers": sorted(room.viewers),
         "sync_asked_at": room.sync_asked_at,
         "last_active": room.last_active,
+        "created_at": room.created_at,
+        "expires_at": room.expires_at,
+        "ended_at": room.ended_at,
+        "deleted_at": room.deleted_at,
     }
 
 
 def room_from_dict(data: Any, settings: Settings) -> Room:
     """Rebuild a room saved by `room_to_dict`; raises RoomCodecError on anything else."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
         raise RoomCodecError("not a stored room (unknown format)")
     try:
         room = new_room(data["room_id"], settings)
@@ -64,9 +69,18 @@ def room_from_dict(data: Any, settings: Settings) -> Room:
         room.viewers = set(data["viewers"])
         room.sync_asked_at = data["sync_asked_at"]
         room.last_active = float(data["last_active"])
+        # A format-1 room was made before lifetimes: it lives the default lifetime from its last activity.
+        room.created_at = float(data.get("created_at", room.last_active))
+        room.expires_at = float(data.get("expires_at", room.last_active + settings.default_lifetime))
+        room.ended_at = _optional_time(data.get("ended_at"))
+        room.deleted_at = _optional_time(data.get("deleted_at"))
     except (KeyError, TypeError, ValueError) as error:
         raise RoomCodecError(f"stored room is damaged: {error}") from None
     return room
+
+
+def _optional_time(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _events_to_list(delta: Delta) -> list[list[list[Any]]]:

@@ -37,9 +37,13 @@ class OperationError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Create:
-    """Make the room if it does not exist; `apply` answers whether it did."""
+    """Make the room if it does not exist; `apply` answers whether it did.
+
+    It lives `lifetime` seconds (None: the server's default).
+    """
 
     at: float
+    lifetime: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,22 @@ class Receive:
     at: float
 
 
-Operation = Create | Join | Leave | Receive
+@dataclass(frozen=True, slots=True)
+class End:
+    """The writer ends the stream: it takes no more writes and can be replayed."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """The room, its text and its history go; a tombstone stays (its id and times), so that
+    its writer key opens nothing, until `deleted_at + max_lifetime_seconds`."""
+
+    at: float
+
+
+Operation = Create | Join | Leave | Receive | End | Delete
 
 
 # --- what they answer ----------------------------------------------------------------
@@ -83,6 +102,8 @@ class Joined:
     presence: dict[str, Any]
     ask_writer: bool  # the room cannot give a viewer its text: the writer must
     replaced: list[str]  # writer sockets the joiner took over from
+    expires_at: float = 0.0
+    ended_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,20 +114,38 @@ class Refused:
     error: ProtocolError
 
 
-Result = bool | Joined | dict[str, Any] | Received | Refused | None
+@dataclass(frozen=True, slots=True)
+class Ended:
+    at: float  # when the stream ended (the first End's time, when ended twice)
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    sockets: list[str]  # every writer and viewer socket that was in the room
+
+
+Result = bool | Joined | dict[str, Any] | Received | Refused | Ended | Deleted | None
+
+GONE = ProtocolError("room_not_found", "this stream was deleted")
 
 
 def apply(room: Room | None, room_id: str, operation: Operation, settings: Settings) -> tuple[Room | None, Result]:
     """Run `operation` on `room` (None: no such room); the room to keep and the answer.
 
     Answers: Create, whether it made the room; Join, `Joined` (None: no such room);
-    Leave, the new presence (None: the socket was not in it); Receive, `Received`.
-    Join and Receive answer `Refused` when the room will not take them.
+    Leave, the new presence (None: the socket was not in it); Receive, `Received`;
+    End, `Ended`; Delete, `Deleted` (both None: no such room).
+    Join and Receive answer `Refused` when the room will not take them. A tombstone acts as
+    no room that nothing can make again.
     """
+    if room is not None and room.deleted_at is not None:
+        return room, _on_tombstone(operation)
     if isinstance(operation, Create):
         if room is not None:
             return room, False
-        return new_room(room_id, settings, operation.at), True
+        return new_room(room_id, settings, operation.at, operation.lifetime), True
+    if isinstance(operation, End | Delete):
+        return (room, None) if room is None else _end_or_delete(room, operation)
     if isinstance(operation, Join):
         if room is None and operation.role == "writer":
             room = new_room(room_id, settings, operation.at)
@@ -122,6 +161,35 @@ def apply(room: Room | None, room_id: str, operation: Operation, settings: Setti
         return room, room.receive(operation.message, operation.at)
     except ProtocolError as error:
         return room, Refused(error)
+
+
+def sweep_verdict(room: Room, now: float, settings: Settings) -> Delete | bool | None:
+    """What a sweep at `now` does to `room`: `Delete(now)` when its lifetime ran out; True when
+    the store should drop it without a trace (a tombstone past its time, or an idle room
+    nobody ever wrote to); None to keep it."""
+    if room.deleted_at is not None:
+        return now >= room.deleted_at + settings.max_lifetime_seconds or None
+    if room.is_idle(now, settings.room_idle_seconds):
+        return True
+    return Delete(now) if room.has_expired(now) else None
+
+
+def _on_tombstone(operation: Operation) -> Result:
+    if isinstance(operation, Create):
+        return False
+    return Refused(GONE) if isinstance(operation, Receive) else None
+
+
+def _end_or_delete(room: Room, operation: End | Delete) -> tuple[Room, Result]:
+    if isinstance(operation, End):
+        if room.ended_at is None:
+            room.ended_at = operation.at
+        return room, Ended(room.ended_at)
+    sockets = sorted(room.writers | room.viewers)
+    tombstone = Room(room.room_id, room.max_units, room.max_held, room.gap_timeout)
+    tombstone.created_at, tombstone.expires_at, tombstone.ended_at = room.created_at, room.expires_at, room.ended_at
+    tombstone.last_active = tombstone.deleted_at = operation.at
+    return tombstone, Deleted(sockets)
 
 
 def _join(room: Room, join: Join, settings: Settings) -> Joined | Refused:
@@ -141,6 +209,8 @@ def _join(room: Room, join: Join, settings: Settings) -> Joined | Refused:
         room.presence(),
         join.role == "viewer" and not answerable,
         replaced,
+        room.expires_at,
+        room.ended_at,
     )
 
 
@@ -150,7 +220,11 @@ def _join(room: Room, join: Join, settings: Settings) -> Joined | Refused:
 def encode(operation: Operation) -> tuple[str, dict[str, Any]]:
     """The operation's name and JSON input."""
     if isinstance(operation, Create):
-        return "create", {"at": operation.at}
+        return "create", {"at": operation.at, "lifetime": operation.lifetime}
+    if isinstance(operation, End):
+        return "end", {"at": operation.at}
+    if isinstance(operation, Delete):
+        return "delete", {"at": operation.at}
     if isinstance(operation, Join):
         return "join", {"socket_id": operation.socket_id, "role": operation.role, "at": operation.at}
     if isinstance(operation, Leave):
@@ -166,7 +240,16 @@ def decode(name: str, value: Any, settings: Settings) -> Operation:
     if not isinstance(at, int | float) or isinstance(at, bool):
         raise OperationError(f"{name} needs its time, 'at'")
     if name == "create":
-        return Create(at)
+        lifetime = value.get("lifetime")
+        if lifetime is not None and (
+            not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0
+        ):
+            raise OperationError("create's lifetime must be a positive number of seconds")
+        return Create(at, lifetime)
+    if name == "end":
+        return End(at)
+    if name == "delete":
+        return Delete(at)
     if name in ("join", "leave"):
         socket_id = value.get("socket_id")
         if not isinstance(socket_id, str):

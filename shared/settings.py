@@ -20,6 +20,11 @@ from .capabilities import MIN_SECRET_BYTES
 DEFAULT_HUB = "codestream"
 SOCKETIO_PATH_PREFIX = "/clients/socketio/hubs/"
 
+# The lifetimes a writer may choose for a stream, in seconds: 1 hour, 1 day, 7 days, 30 days
+# (the protocol's vocabulary, shared/protocol.py, names them too).
+LIFETIMES: tuple[int, ...] = (3600, 86400, 7 * 86400, 30 * 86400)
+DEFAULT_LIFETIME = 86400
+
 # What the browser must respect too: sent in every negotiate answer (`limits`).
 CLIENT_LIMITS = (
     "max_message_bytes",
@@ -29,6 +34,7 @@ CLIENT_LIMITS = (
     "max_selections",
     "messages_per_second",
     "gap_timeout_seconds",
+    "history_page_limit",
 )
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?|\*")
@@ -57,7 +63,11 @@ class Settings:
     gap_timeout_seconds: float = 1.0
     max_viewers_per_room: int = 1000
     max_rooms: int = 10_000
-    room_idle_seconds: float = 3600.0  # an empty room nobody wrote to for this long is forgotten
+    # An empty room nobody ever wrote to is forgotten after this long (a stream that was
+    # written lives until the end of the lifetime its writer chose, or until deleted).
+    room_idle_seconds: float = 3600.0
+    max_lifetime_seconds: int = 30 * 86400  # the longest lifetime a writer may choose
+    history_page_limit: int = 1000  # entries per page of GET /api/rooms/{id}/history, at most
     # Viewers hear of joins and leaves at most this often (writers at once): a room filling
     # with N viewers then costs about N presence messages, not N squared.
     presence_interval_seconds: float = 1.0
@@ -66,9 +76,23 @@ class Settings:
     def socketio_path(self) -> str:
         return SOCKETIO_PATH_PREFIX + self.hub
 
-    def client_limits(self) -> dict[str, int | float]:
+    def client_limits(self) -> dict[str, Any]:
         """The limits a client must respect, as negotiate sends them."""
-        return {name: getattr(self, name) for name in CLIENT_LIMITS}
+        limits: dict[str, Any] = {name: getattr(self, name) for name in CLIENT_LIMITS}
+        limits["lifetimes"] = list(self.lifetimes)
+        return limits
+
+    @property
+    def lifetimes(self) -> tuple[int, ...]:
+        """The lifetimes a writer may choose here: the protocol's below the server's maximum,
+        and the maximum itself."""
+        shorter = tuple(seconds for seconds in LIFETIMES if seconds < self.max_lifetime_seconds)
+        return (*shorter, self.max_lifetime_seconds)
+
+    @property
+    def default_lifetime(self) -> int:
+        """A new stream's lifetime when its writer chose none."""
+        return min(DEFAULT_LIFETIME, self.max_lifetime_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -156,6 +180,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "max_viewers_per_room": ("CODESTREAM_MAX_VIEWERS_PER_ROOM", _int),
     "max_rooms": ("CODESTREAM_MAX_ROOMS", _int),
     "room_idle_seconds": ("CODESTREAM_ROOM_IDLE_SECONDS", _float),
+    "max_lifetime_seconds": ("CODESTREAM_MAX_LIFETIME_SECONDS", _int),
+    "history_page_limit": ("CODESTREAM_HISTORY_PAGE_LIMIT", _int),
     "presence_interval_seconds": ("CODESTREAM_PRESENCE_INTERVAL_SECONDS", _float),
 }
 

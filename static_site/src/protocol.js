@@ -18,9 +18,9 @@ export const TYPES = Object.freeze({
   FULL: 'full',
   CURSOR: 'cursor',
   LANGUAGE: 'language',
-  MARKER: 'marker', // a writer's named moment, kept in the history
-  ENDED: 'ended', // server to client: the stream ended, its link now opens the replay
-  DELETED: 'deleted', // server to client: the stream is gone; the server disconnects next
+  MARKER: 'marker', // a labelled point in the stream, from its writer
+  ENDED: 'ended', // the stream's end of life, to its viewers and writers
+  DELETED: 'deleted',
 });
 
 export const ERROR_CODES = Object.freeze([
@@ -35,8 +35,8 @@ export const ERROR_CODES = Object.freeze([
 export const CONTROL_SUFFIX = '-control'; // room R's writers are in R-control, its viewers in R
 export const SYNC = 'sync';
 export const NUMBERINGS = Object.freeze(['native', 'tutorial']);
-export const LIFETIMES = Object.freeze([3600, 86400, 604800, 2592000]); // seconds a writer may choose
-export const MAX_MARKER_LABEL = 80;
+export const LIFETIMES = Object.freeze([3600, 86400, 7 * 86400, 30 * 86400]); // seconds a writer may choose
+export const MAX_MARKER_LABEL = 80; // characters
 
 export function vocabulary() {
   return {
@@ -46,6 +46,8 @@ export function vocabulary() {
     controlSuffix: CONTROL_SUFFIX,
     sync: SYNC,
     numberings: [...NUMBERINGS],
+    lifetimes: [...LIFETIMES],
+    maxMarkerLabel: MAX_MARKER_LABEL,
   };
 }
 

@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from typing import Any
+from unittest.mock import ANY
 
 import jwt
 import pytest
@@ -151,7 +152,18 @@ async def test_viewer_joins_and_gets_the_snapshot(secret: str, local: LocalAzure
     presence = {"type": "presence", "room_id": room, "viewers": 1, "writer": "online"}
     assert actions == [
         {"actionName": "addSocketToRoom", "namespace": "/", "socketId": ids["v"], "room": room},
-        message(ids["v"], {"type": "ackJoinRoom", "success": True, "room_id": room, "role": "viewer", "version": 1}),
+        message(
+            ids["v"],
+            {
+                "type": "ackJoinRoom",
+                "success": True,
+                "room_id": room,
+                "role": "viewer",
+                "version": 1,
+                "expires_at": ANY,
+                "ended_at": None,
+            },
+        ),
         message(
             ids["v"],
             {"type": "editorMessage", "data": {"type": "full", "version": 1, "content": "hi", "numbering": "native"}},

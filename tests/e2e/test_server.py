@@ -130,36 +130,36 @@ async def test_expired_token_is_refused(tmp_path: Path) -> None:
         assert running.stop() == 0
 
 
-async def test_secret_survives_restart_and_writer_resumes(tmp_path: Path) -> None:
+async def test_secret_and_rooms_survive_a_restart_and_the_writer_resumes(tmp_path: Path) -> None:
     first = start_server(tmp_path)
     writer = await new_writer(first)
     await type_text(writer, "before restart")
     await writer.close()
     assert first.stop(signal.SIGINT) == 0
     assert (tmp_path / "secret").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "codestream.sqlite3").is_file()
 
     second = start_server(tmp_path)
     try:
-        # The room was in memory and is gone, but the writer's key still opens it.
-        status, _ = await negotiate(second.url, room_id=writer.room_id)
-        assert status == 404
+        # The room is on disk: a viewer gets its last text at once, with nobody writing.
+        viewer = await new_viewer(second, writer.room_id)
+        await viewer.wait_text("before restart")
         status, grant = await negotiate(second.url, room_id=writer.room_id, writer_key=writer.grant["writer_key"])
         assert status == 200 and grant["role"] == "writer"
-        # Its old token is still valid too: the socket.io client reconnects with it.
+        # Its old token is still valid too: the socket.io client reconnects with it and goes on.
         old = Client(writer.grant | {"endpoint": second.url})
         await old.connect()
         ack = await old.join(writer_key=writer.grant["writer_key"])
-        assert ack["success"] and ack["version"] is None
+        assert ack["success"] and ack["version"] == 14
         await old.emit(
             "sendToRoom",
             {
                 "room_id": writer.room_id,
                 "writer_key": writer.grant["writer_key"],
-                "data": {"type": "full", "version": 14, "content": "before restart"},
+                "data": {"type": "full", "version": 15, "content": "after restart"},
             },
         )
-        viewer = await new_viewer(second, writer.room_id)
-        await viewer.wait_text("before restart")
+        await viewer.wait_text("after restart")
         await old.close()
         await viewer.close()
     finally:

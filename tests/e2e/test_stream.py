@@ -163,7 +163,15 @@ async def test_writer_resumes_with_key_after_reconnect(server: RunningServer) ->
     again = Client(grant)
     await again.connect()
     ack = await again.join(writer_key=grant["writer_key"])
-    assert ack == {"type": "ackJoinRoom", "success": True, "room_id": writer.room_id, "role": "writer", "version": 4}
+    assert ack == {
+        "type": "ackJoinRoom",
+        "success": True,
+        "room_id": writer.room_id,
+        "role": "writer",
+        "version": 4,
+        "expires_at": grant["expires_at"],
+        "ended_at": None,
+    }
     full = await again.wait_message("editorMessage")
     assert full["data"] == {"type": "full", "version": 4, "content": "keep", "numbering": "native"}
     await again.close()

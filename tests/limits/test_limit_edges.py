@@ -190,9 +190,9 @@ async def test_rooms_per_server_and_idle_expiry(tmp_path: Path) -> None:
 
 
 def test_expired_rooms_give_their_memory_back() -> None:
-    """Expiry drops every reference to a room: the objects are freed and the memory returns."""
+    """Expiry drops every reference to a room and its history: the objects are freed and the memory returns."""
     clock = [1000.0]
-    settings = Settings(room_idle_seconds=60, max_rooms=1000)
+    settings = Settings(max_lifetime_seconds=60, max_rooms=1000)
     handlers = memory_core(settings, b"s" * 32, lambda: clock[0])
     tracemalloc.start()
     try:
@@ -209,9 +209,9 @@ def test_expired_rooms_give_their_memory_back() -> None:
         grown = tracemalloc.get_traced_memory()[0] - baseline
         assert grown > 200 * 10_000  # 5,000 UTF-16 units each
         clock[0] += 59
-        assert run_now(handlers.expire_idle_rooms()) == 0  # not idle long enough yet
+        assert run_now(handlers.sweep()) == []  # their lifetime has not run out yet
         clock[0] += 2
-        assert run_now(handlers.expire_idle_rooms()) == 200
+        assert len(run_now(handlers.sweep())) == 200  # each: `deleted` to its room (nobody is left to disconnect)
         gc.collect()
         assert all(ref() is None for ref in refs)
         left = tracemalloc.get_traced_memory()[0] - baseline

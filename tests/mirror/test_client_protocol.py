@@ -24,6 +24,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "deltaMessage": protocol.delta_message,
     "cursorMessage": protocol.cursor_message,
     "languageMessage": protocol.language_message,
+    "markerMessage": protocol.marker_message,
     "fullMessage": protocol.full_message,
     "syncRequest": protocol.sync_request,
     "controlRoom": protocol.control_room,
@@ -47,6 +48,7 @@ def stream_messages(rng: random.Random) -> list[dict[str, Any]]:
         protocol.full_message(version, rng.choice(UNICODE), rng.choice([None, language]), rng.choice([None, "native"])),
         protocol.cursor_message(version, [{"anchor": rng.randint(0, 9), "head": rng.randint(0, 9)}]),
         protocol.language_message(language),
+        protocol.marker_message(version, rng.choice(["intro", "Step 2: tests", "é😀"])),
         protocol.sync_request(),
     ]
 
@@ -62,6 +64,7 @@ def calls_for(rng: random.Random) -> list[tuple[str, list[Any]]]:
         ("deltaMessage", [version, [{"changes": []}]]),
         ("cursorMessage", [version, []]),
         ("languageMessage", [rng.choice(["go", "rust"])]),
+        ("markerMessage", [version, rng.choice(["a", "Chapter 1"])]),
         ("fullMessage", [version, rng.choice(UNICODE), rng.choice([None, "go"]), rng.choice([None, "tutorial"])]),
         ("syncRequest", []),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from shared.settings import Settings
@@ -134,7 +135,10 @@ async def test_negotiate_answers(driver: Driver) -> None:
         "token",
         "url",
         "limits",
+        "expires_at",
+        "ended",
     }
+    assert grant["ended"] is False and grant["expires_at"] > time.time() + 86400 - 60  # the default lifetime
     assert grant["limits"] == Settings().client_limits()  # both hosts tell the browser the server's limits
     assert grant["path"].endswith("/clients/socketio/hubs/codestream")
     assert grant["url"].startswith(grant["endpoint"] + "?access_token=")

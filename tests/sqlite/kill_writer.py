@@ -12,7 +12,6 @@ import sys
 import time
 
 from selfhost.sqlite_store import SqliteStore
-from shared.history import Recorder
 from shared.room_operations import Create, Join
 from shared.settings import Settings
 from tests.support.recording import record
@@ -31,13 +30,12 @@ async def main(path: str) -> None:
     store = await SqliteStore.open(path, SETTINGS)
     await store.apply(ROOM, Create(time.time()))
     await store.apply(ROOM, Join("writer-socket", "writer", time.time()))
-    recorder = Recorder()
     print("ready", flush=True)
     version = 0
     while True:
         version += 1
         at = time.time()
-        await record(store, store, recorder, ROOM, delta(version), at, SETTINGS)
+        await record(store, ROOM, delta(version), at, SETTINGS)
         print(version, repr(at), flush=True)
         await asyncio.sleep(0.005)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from selfhost.sqlite_store import DB_FILE, SqliteStore, database_path
-from shared.history import Entry, HistoryError, Recorder, Snapshot
+from shared.history import Entry, HistoryError, Snapshot
 from shared.protocol import parse_stream_message
 from shared.room_codec import room_to_dict
 from shared.room_operations import Create, Join, Receive, Refused
@@ -38,9 +38,9 @@ def delta(version: int, offset: int, text: str) -> dict[str, object]:
 
 async def type_into(store: SqliteStore, text: str, at: float = 1000.0) -> None:
     """Type `text` one character a delta (versions 1, 2, ...), recording the history."""
-    recorder, offset = Recorder(), 0
+    offset = 0
     for version, char in enumerate(text, start=1):
-        await record(store, store, recorder, ROOM, delta(version, offset, char), at + version, SETTINGS)
+        await record(store, ROOM, delta(version, offset, char), at + version, SETTINGS)
         offset += len(char.encode("utf-16-le")) // 2
 
 
@@ -82,9 +82,9 @@ async def test_a_restart_keeps_rooms_text_and_history_without_members(db: Path) 
         assert await again.count() == 1
         assert await again.apply(ROOM, Create(0.0)) is False
         assert (await again.read_text(ROOM, 3)) == Snapshot(3, 1003.0, "hi ", None)
-        assert (await again.read_text(ROOM)) == Snapshot(8, 1008.0, "hi 😀\r\nok", None)
+        assert (await again.read_text(ROOM)) == Snapshot(8, 1008.0, "hi 😀\r\nok", "python")
         found = await again.read_page(ROOM, 6, 10)
-        assert found is not None and [e.version for e in found.entries] == [7, 8] and found.next_after is None
+        assert found is not None and [e.version for e in found.entries] == [7, 8, 8] and found.next_after is None
     finally:
         await again.close()
 
@@ -93,7 +93,7 @@ async def test_after_a_restart_a_viewer_gets_the_last_text_at_once(db: Path) -> 
     store = await SqliteStore.open(db, SETTINGS)
     await store.apply(ROOM, Create(0.0))
     await type_into(store, "ab")
-    await record(store, store, Recorder(), ROOM, delta(4, 3, "d"), 1004.0, SETTINGS)  # held: 3 never came
+    await record(store, ROOM, delta(4, 3, "d"), 1004.0, SETTINGS)  # held: 3 never came
     assert await store.read(ROOM, lambda room: room.can_answer_sync()) is False
     await store.close()
     again = await SqliteStore.open(db, SETTINGS)
@@ -116,16 +116,25 @@ async def test_what_an_operation_refuses_or_makes_nothing_of_is_not_written(db: 
     await again.close()
 
 
-async def test_expired_rooms_are_gone_from_disk_too(db: Path) -> None:
+async def test_expired_and_deleted_streams_are_gone_from_disk_too(db: Path) -> None:
     store = await SqliteStore.open(db, SETTINGS)
-    await store.apply(ROOM, Create(0.0))
+    await store.apply(ROOM, Create(0.0, lifetime=3600))
+    await type_into(store, "secret text", at=10.0)
     await store.apply(OTHER, Create(100.0))
     await store.flush()
-    assert await store.expire_idle(now=150.0, idle_seconds=100.0) == 1
+    assert await store.sweep(3600.0) == [(ROOM, [])]
     await store.close()
     again = await SqliteStore.open(db, SETTINGS)
-    assert sorted(again.rooms) == [OTHER]
+    assert await again.read(ROOM, lambda room: room) is None and await again.read_text(ROOM) is None
+    assert again.rooms[ROOM].deleted_at == 3600.0  # its tombstone: the writer key opens nothing
+    assert sorted(again.rooms) == sorted([OTHER, ROOM])
+    await again.sweep(3600.0 + SETTINGS.max_lifetime_seconds)
     await again.close()
+    raw = b"".join(p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name))
+    assert b"secret" not in raw  # not left in free pages either (secure_delete)
+    last = await SqliteStore.open(db, SETTINGS)
+    assert sorted(last.rooms) == []
+    await last.close()
 
 
 async def test_a_damaged_room_is_left_on_disk_and_not_loaded(db: Path) -> None:
@@ -210,7 +219,7 @@ async def test_a_failed_write_stays_queued_and_is_written_next_time(db: Path, mo
         await store.flush()
     with sqlite3.connect(db) as reader:
         assert reader.execute("SELECT count(*) FROM entries").fetchone() == (0,)
-    await record(store, store, Recorder(), ROOM, delta(3, 2, "c"), 1003.0, SETTINGS)
+    await record(store, ROOM, delta(3, 2, "c"), 1003.0, SETTINGS)
     await store.flush()
     await store.close()
     again = await SqliteStore.open(db, SETTINGS)
@@ -243,12 +252,12 @@ async def test_a_slow_disk_never_holds_the_event_loop(db: Path) -> None:
             last = now
 
     ticker = asyncio.create_task(tick())
-    recorder, text, longest = Recorder(), "", 0.0
+    text, longest = "", 0.0
     for burst in range(10):  # typing on while the store's flushes wait behind the lock
         for char in "slow disk😀":
             started = time.monotonic()
             offset = len(text.encode("utf-16-le")) // 2
-            await record(store, store, recorder, ROOM, delta(len(text) + 1, offset, char), 1.0 + burst, SETTINGS)
+            await record(store, ROOM, delta(len(text) + 1, offset, char), 1.0 + burst, SETTINGS)
             longest = max(longest, time.monotonic() - started)
             text += char
         await asyncio.sleep(0.2)

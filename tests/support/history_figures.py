@@ -26,34 +26,21 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from selfhost.sqlite_store import SqliteStore
 from shared.history import Recorder
-from shared.history_store import MemoryHistoryStore
-from shared.room import Room, new_room
+from shared.room_operations import Create
 from shared.settings import Settings
+from shared.store import MemoryRoomStore
 
 from .recording import record
 
 ROOM = "FFFFFFFFFFFFFFFFFFFFFF"
-T = TypeVar("T")
 SETTINGS = Settings(max_document_units=2 * 1024 * 1024)
 START = 1_800_000_000.0
 WORDS = ["def", "return", "self", "value", "é", "x", "for", "in", "range", "(", ")", ":", "中", "=", "+", "#"]
-
-
-class _Rooms:
-    """Rooms in a dict, for the in-memory peer (what `record` needs of a room store)."""
-
-    def __init__(self) -> None:
-        self.rooms: dict[str, Room] = {}
-
-    async def update(self, room_id: str, change: Callable[[Room], T]) -> T | None:
-        room = self.rooms.get(room_id)
-        return None if room is None else change(room)
 
 
 def edit(version: int, offset: int, length: int, text: str) -> dict[str, Any]:
@@ -85,10 +72,9 @@ def summary(seconds: list[float]) -> dict[str, float]:
 async def text_at_figures(folder: Path, versions: int = 10_000, samples: int = 500) -> dict[str, Any]:
     rng = random.Random(13)
     store = await SqliteStore.open(folder / "text_at.sqlite3", SETTINGS)
-    memory_rooms, memory = _Rooms(), MemoryHistoryStore()
-    await store.create(new_room(ROOM, SETTINGS))
-    memory_rooms.rooms[ROOM] = new_room(ROOM, SETTINGS)
-    recorders = (Recorder(), Recorder())
+    memory = MemoryRoomStore(SETTINGS)
+    for rooms in (store, memory):
+        await rooms.apply(ROOM, Create(START))
     length, before_checkpoint = 0, []
     for version in range(1, versions + 1):
         if length > 200 and rng.random() < 0.1:
@@ -98,9 +84,9 @@ async def text_at_figures(folder: Path, versions: int = 10_000, samples: int = 5
             data = edit(version, rng.randrange(length + 1), 0, line(rng, 106))
             length += 106
         at = START + version * 0.05
-        recording = await record(store, store, recorders[0], ROOM, data, at, SETTINGS)
-        await record(memory_rooms, memory, recorders[1], ROOM, data, at, SETTINGS)
-        if recording.checkpoint is not None and version > 1:
+        await record(store, ROOM, data, at, SETTINGS)
+        await record(memory, ROOM, data, at, SETTINGS)
+        if store.recorder.deltas_since_checkpoint(ROOM) == 0 and version > 1:
             before_checkpoint.append(version - 1)
     await store.flush()
     size = await store.read(ROOM, lambda room: len(room.document.text().encode("utf-8")))
@@ -120,7 +106,7 @@ async def text_at_figures(folder: Path, versions: int = 10_000, samples: int = 5
     }
 
 
-async def timed_read(history: SqliteStore | MemoryHistoryStore, version: int) -> float:
+async def timed_read(history: SqliteStore | MemoryRoomStore, version: int) -> float:
     started = time.perf_counter()
     snapshot = await history.read_text(ROOM, version)
     elapsed = time.perf_counter() - started
@@ -131,10 +117,10 @@ async def timed_read(history: SqliteStore | MemoryHistoryStore, version: int) ->
 async def typing_hour_figures(folder: Path, keys: int = 72_000) -> dict[str, Any]:
     rng = random.Random(20)
     path = folder / "typing.sqlite3"
-    store = await SqliteStore.open(path, SETTINGS, flush_seconds=3600)  # flushed by hand, on server time
-    await store.create(new_room(ROOM, SETTINGS))
     clock = [START]
     recorder = Recorder(clock=lambda: clock[0])
+    store = await SqliteStore.open(path, SETTINGS, flush_seconds=3600, recorder=recorder)  # flushed by hand
+    await store.apply(ROOM, Create(START))
     length = 0
     started = time.perf_counter()
     for key in range(keys):
@@ -146,9 +132,9 @@ async def typing_hour_figures(folder: Path, keys: int = 72_000) -> dict[str, Any
         else:
             data = edit(version, length, 0, "\n" if rng.random() < 0.03 else rng.choice("abcdefghij(){}:= "))
             length += 1
-        await record(store, store, recorder, ROOM, data, at, SETTINGS)
+        await record(store, ROOM, data, at, SETTINGS)
         cursor = {"type": "cursor", "version": version, "selections": [{"anchor": length, "head": length}]}
-        await record(store, store, recorder, ROOM, cursor, at + 0.001, SETTINGS)
+        await record(store, ROOM, cursor, at + 0.001, SETTINGS)
         if key % 5 == 4:
             await store.flush()
     await store.close()

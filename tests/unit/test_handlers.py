@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -10,6 +11,7 @@ from shared.capabilities import Claims, writer_key
 from shared.handlers import Caller, CheckedSend, Handlers
 from shared.protocol import Delta
 from shared.room import Room
+from shared.room_operations import End
 from shared.settings import Settings
 from tests.support.inline_core import memory_core
 
@@ -64,8 +66,17 @@ def add(sid: str, room: str) -> dict[str, Any]:
     return {"actionName": "addSocketToRoom", "namespace": "/", "socketId": sid, "room": room}
 
 
-def ack(role: str, version: int | None) -> dict[str, Any]:
-    return {"type": "ackJoinRoom", "success": True, "room_id": ROOM, "role": role, "version": version}
+def ack(role: str, version: int | None, expires_at: Any = ANY, ended_at: float | None = None) -> dict[str, Any]:
+    """An ackJoinRoom; its room's expiry is checked by the lifetime tests only."""
+    return {
+        "type": "ackJoinRoom",
+        "success": True,
+        "room_id": ROOM,
+        "role": role,
+        "version": version,
+        "expires_at": expires_at,
+        "ended_at": ended_at,
+    }
 
 
 def presence(viewers: int, writer: str) -> dict[str, Any]:
@@ -618,29 +629,83 @@ async def test_writer_cannot_resume_a_forgotten_room_past_the_room_limit(clock: 
     assert list(h.store.rooms) == [OTHER]  # type: ignore[attr-defined]
 
 
-async def test_idle_rooms_expire(clock: Clock) -> None:
+async def test_a_room_nobody_wrote_to_is_forgotten_when_idle(clock: Clock) -> None:
     h = make(clock, room_idle_seconds=60)
     await h.create_room(ROOM)
     await h.create_room(OTHER)
     await h.join_room(V, {"room_id": OTHER})
     clock.now += 59
-    assert await h.expire_idle_rooms() == 0
+    assert await h.sweep() == []
     clock.now += 1
-    assert await h.expire_idle_rooms() == 1
+    assert await h.sweep() == []  # forgotten without a word: nobody is in it
     assert list(h.store.rooms) == [OTHER]  # type: ignore[attr-defined]
     await h.disconnected(V)
-    assert await h.expire_idle_rooms() == 0  # leaving counts as activity
-    clock.now += 60
-    assert await h.expire_idle_rooms() == 1
+    clock.now += 59
+    await h.sweep()
+    assert list(h.store.rooms) == [OTHER]  # type: ignore[attr-defined]  # leaving counts as activity
+    clock.now += 1
+    await h.sweep()
+    assert list(h.store.rooms) == []  # type: ignore[attr-defined]
 
 
-async def test_writes_keep_a_room_alive(clock: Clock) -> None:
+async def test_a_written_stream_lives_its_lifetime_then_its_viewers_are_told_and_disconnected(clock: Clock) -> None:
     h = make(clock, room_idle_seconds=60)
+    await h.join_room(W, {"room_id": ROOM, "writer_key": KEY})
+    await h.send_to_room(W, send(delta(1, 0, "x")))
+    await h.join_room(V, {"room_id": ROOM})
+    await h.disconnected(W)
+    clock.now += 86400 - 1  # the default lifetime, from the writer's join
+    assert await h.sweep() == []
+    assert await h.store.read(ROOM, lambda room: room.document.text()) == "x"
+    clock.now += 1
+    gone = {"type": "deleted", "room_id": ROOM}
+    disconnect = {
+        "actionName": "disconnectSockets",
+        "namespace": "/",
+        "rooms": ["v1"],
+        "closeUnderlyingConnection": True,
+    }
+    assert await h.sweep() == [to_rooms([ROOM, CONTROL], gone), disconnect]
+    assert await h.store.read(ROOM, lambda room: room) is None
+    assert await h.store.read_text(ROOM) is None
+    assert await h.sweep() == []  # a tombstone is not deleted twice
+
+
+async def test_joins_say_when_the_stream_expires_and_whether_it_ended(clock: Clock) -> None:
+    h = make(clock)
     await h.create_room(ROOM)
-    clock.now += 50
-    await h.send_to_room(Caller("z"), send(delta(1, 0, "x")))
-    clock.now += 50
-    assert await h.expire_idle_rooms() == 0
+    actions = await h.join_room(V, {"room_id": ROOM})
+    assert actions[1] == to_socket("v1", ack("viewer", None, clock.now + 86400, None))
+    await h.store.apply(ROOM, End(1234.5))
+    actions = await h.join_room(V2, {"room_id": ROOM})
+    assert actions[1] == to_socket("v2", ack("viewer", None, clock.now + 86400, 1234.5))
+
+
+async def test_an_ended_stream_refuses_its_writer_and_keeps_its_text(clock: Clock) -> None:
+    h = make(clock)
+    await h.join_room(W, {"room_id": ROOM, "writer_key": KEY})
+    await h.send_to_room(W, send(delta(1, 0, "x")))
+    await h.store.apply(ROOM, End(clock.now))
+    actions = await h.send_to_room(W, send(delta(2, 1, "y")))
+    assert actions[0] == error("w1", "unauthorized", "this stream has ended: it can be replayed, not written")
+    assert await h.store.read(ROOM, lambda room: room.document.text()) == "x"
+
+
+async def test_markers_are_relayed_and_kept_in_the_history(clock: Clock) -> None:
+    h = make(clock)
+    await h.join_room(W, {"room_id": ROOM, "writer_key": KEY})
+    await h.send_to_room(W, send(delta(1, 0, "x")))
+    marker = {"type": "marker", "version": 1, "label": "  Step 2  "}
+    assert await h.send_to_room(W, send(marker)) == [to_rooms([ROOM], editor(marker), ["w1"])]
+    page = await h.store.read_page(ROOM, None, 10)
+    assert page is not None and [e.message for e in page.entries][-1] == {
+        "type": "marker",
+        "version": 1,
+        "label": "Step 2",
+    }
+    for label in ["", "   ", "x" * 81, "a\nb", 7]:
+        refused = await h.send_to_room(W, send({"type": "marker", "version": 1, "label": label}))
+        assert refused[0]["parameters"][0]["code"] == "bad_request", label
 
 
 # --- presence throttling ----------------------------------------------------------------

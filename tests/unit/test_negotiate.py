@@ -9,7 +9,7 @@ import pytest
 from shared.capabilities import is_room_id, writer_key
 from shared.negotiate import HTTP_STATUS, Grant, error_body, negotiate, negotiate_body
 from shared.protocol import ProtocolError, parse_stream_message
-from shared.room_operations import Create, Receive
+from shared.room_operations import Create, Delete, End, Receive
 from shared.settings import Settings
 from shared.store import MemoryRoomStore
 
@@ -25,6 +25,8 @@ LIMITS = {
     "max_selections": 1000,
     "messages_per_second": 100,
     "gap_timeout_seconds": 1.0,
+    "history_page_limit": 1000,
+    "lifetimes": [3600, 86400, 604800, 2592000],
 }
 
 
@@ -111,6 +113,7 @@ def test_negotiate_body_for_a_writer() -> None:
         "url": "http://127.0.0.1:3000?access_token=a.b%2Bc%2Fd%3D",
         "writer_key": "K" * 43,
         "limits": LIMITS,
+        "ended": False,
     }
     assert parse_qs(urlsplit(body["url"]).query) == {"access_token": ["a.b+c/d="]}
 
@@ -126,7 +129,50 @@ def test_negotiate_body_for_a_viewer_has_no_key() -> None:
         "token": "t",
         "url": "https://h?access_token=t",
         "limits": {**LIMITS, "max_message_bytes": 5000, "gap_timeout_seconds": 0.5},
+        "ended": False,
     }
+
+
+async def test_a_new_room_lives_the_lifetime_its_writer_chose() -> None:
+    store = memory()
+    default = await negotiate({}, SECRET, store, 100.0)
+    chosen = await negotiate({"lifetime": "3600"}, SECRET, store, 100.0)
+    assert (default.expires_at, chosen.expires_at) == (100.0 + 86400, 100.0 + 3600)
+    assert store.rooms[chosen.room_id].expires_at == 100.0 + 3600
+    viewer = await negotiate({"room_id": chosen.room_id}, SECRET, store, 200.0)
+    assert (viewer.expires_at, viewer.ended) == (100.0 + 3600, False)
+
+
+@pytest.mark.parametrize("lifetime", ["", "0", "-3600", "3600.0", "1e3", "7200", "99999999999", " 3600", "١٢"])
+async def test_a_lifetime_the_server_does_not_offer_is_400(lifetime: str) -> None:
+    assert await refused({"lifetime": lifetime}, memory()) == ("bad_request", 400)
+
+
+async def test_the_server_caps_lifetimes() -> None:
+    store = MemoryRoomStore(Settings(max_lifetime_seconds=7200))
+    settings = store.settings
+    with pytest.raises(ProtocolError, match="lifetime must be one of 3600, 7200"):
+        await negotiate({"lifetime": "86400"}, SECRET, store, 0.0, settings=settings)
+    grant = await negotiate({}, SECRET, store, 0.0, settings=settings)
+    assert grant.expires_at == 7200.0
+
+
+async def test_an_ended_stream_still_negotiates_and_says_so() -> None:
+    store = memory()
+    await store.apply(ROOM, Create(0.0))
+    await store.apply(ROOM, End(5.0))
+    viewer = await negotiate({"room_id": ROOM}, SECRET, store, 6.0)
+    writer = await negotiate({"room_id": ROOM, "writer_key": writer_key(SECRET, ROOM)}, SECRET, store, 6.0)
+    assert (viewer.ended, writer.ended, writer.role) == (True, True, "writer")
+    assert negotiate_body(viewer, "https://h", "/p", "t", Settings())["ended"] is True
+
+
+async def test_a_deleted_stream_is_404_even_with_its_writer_key() -> None:
+    store = memory()
+    await store.apply(ROOM, Create(0.0))
+    await store.apply(ROOM, Delete(5.0))
+    assert await refused({"room_id": ROOM}, store) == ("room_not_found", 404)
+    assert await refused({"room_id": ROOM, "writer_key": writer_key(SECRET, ROOM)}, store) == ("room_not_found", 404)
 
 
 def test_error_body_and_statuses() -> None:

@@ -399,13 +399,17 @@ def test_check_size_default_is_one_mebibyte() -> None:
 
 def test_server_messages() -> None:
     assert p.control_room(ROOM) == ROOM + "-control"
-    assert p.ack_join(ROOM, "viewer", None) == {
+    assert p.ack_join(ROOM, "viewer", None, 86400.0, 60.5) == {
         "type": "ackJoinRoom",
         "success": True,
         "room_id": ROOM,
         "role": "viewer",
         "version": None,
+        "expires_at": 86400.0,
+        "ended_at": 60.5,
     }
+    assert p.ended(ROOM, 60.5) == {"type": "ended", "room_id": ROOM, "at": 60.5}
+    assert p.deleted(ROOM) == {"type": "deleted", "room_id": ROOM}
     error = p.ProtocolError("room_not_found", "gone")
     assert p.ack_join_failed(error) == {
         "type": "ackJoinRoom",

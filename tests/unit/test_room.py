@@ -293,11 +293,13 @@ def test_take_over_leaves_one_writer() -> None:
     assert r.writers == {"w3"}
 
 
-def test_is_idle_needs_no_members_and_no_recent_activity() -> None:
+def test_is_idle_needs_no_members_no_recent_activity_and_nothing_ever_written() -> None:
     r = room()
-    r.receive(insert(1, 0, "x"), 100.0)
-    assert r.last_active == 100.0
+    r.last_active = 100.0
     assert not r.is_idle(159.0, 60.0)
     assert r.is_idle(160.0, 60.0)
     r.add("v", "viewer")
     assert not r.is_idle(1000.0, 60.0)
+    r.remove("v")
+    r.receive(insert(1, 0, "x"), 100.0)
+    assert not r.is_idle(10_000.0, 60.0)  # a stream lives its lifetime, not an idle timeout

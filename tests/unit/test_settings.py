@@ -31,6 +31,8 @@ VARIABLES = [
     ("CODESTREAM_MAX_VIEWERS_PER_ROOM", "8", "max_viewers_per_room", 8),
     ("CODESTREAM_MAX_ROOMS", "9", "max_rooms", 9),
     ("CODESTREAM_ROOM_IDLE_SECONDS", "1.5", "room_idle_seconds", 1.5),
+    ("CODESTREAM_MAX_LIFETIME_SECONDS", "7200", "max_lifetime_seconds", 7200),
+    ("CODESTREAM_HISTORY_PAGE_LIMIT", "10", "history_page_limit", 10),
     ("CODESTREAM_PRESENCE_INTERVAL_SECONDS", "0.5", "presence_interval_seconds", 0.5),
 ]
 NUMERIC = [v for v in VARIABLES if isinstance(v[3], int | float) and v[0] != "CODESTREAM_PRESENCE_INTERVAL_SECONDS"]
@@ -49,6 +51,10 @@ def test_defaults_match_the_protocol_page() -> None:
     assert (s.messages_per_second, s.max_held_deltas, s.gap_timeout_seconds) == (100, 1000, 1.0)
     assert (s.max_viewers_per_room, s.max_rooms, s.room_idle_seconds) == (1000, 10_000, 3600.0)
     assert s.presence_interval_seconds == 1.0
+    assert (s.max_lifetime_seconds, s.history_page_limit) == (30 * 86400, 1000)
+    assert (s.lifetimes, s.default_lifetime) == ((3600, 86400, 604800, 2592000), 86400)
+    shorter = Settings(max_lifetime_seconds=7200)
+    assert (shorter.lifetimes, shorter.default_lifetime) == ((3600, 7200), 7200)
     assert DEFAULT_HUB == "codestream"
     assert s.socketio_path == "/clients/socketio/hubs/codestream"
 
@@ -117,7 +123,10 @@ def test_client_limits_are_the_ones_negotiate_sends() -> None:
         "max_selections",
         "messages_per_second",
         "gap_timeout_seconds",
+        "history_page_limit",
+        "lifetimes",
     }
+    assert limits["lifetimes"] == [3600, 86400, 604800, 2592000]
 
 
 def test_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:

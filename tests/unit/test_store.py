@@ -88,11 +88,18 @@ async def test_count_and_create_within_limit() -> None:
     assert await create_within_limit(s, THIRD, 0.0, None) is True
 
 
-async def test_expire_idle_deletes_only_empty_quiet_rooms() -> None:
+async def test_sweep_forgets_blank_idle_rooms_and_deletes_expired_streams() -> None:
     s = store()
-    await s.apply(ROOM, Create(0.0))  # quiet
-    await s.apply(OTHER, Create(50.0))  # busy
+    await s.apply(ROOM, Create(0.0))  # blank and quiet: forgotten
+    await s.apply(OTHER, Create(50.0, lifetime=3600))  # blank but busy
     await s.apply(THIRD, Join("v", "writer", 0.0))  # watched
-    assert await s.expire_idle(100.0, 60.0) == 1
+    assert await s.sweep(3600.0) == []  # the idle timeout
     assert sorted(s.rooms) == sorted([OTHER, THIRD])
-    assert await s.expire_idle(100.0, 60.0) == 0
+    await s.apply(OTHER, Receive(parse_stream_message({"type": "full", "version": 1, "content": "x"}, SETTINGS), 60.0))
+    assert await s.sweep(3649.0) == []
+    assert await s.sweep(3650.0) == [(OTHER, [])]  # its lifetime ran out
+    assert await s.read(OTHER, lambda room: room) is None and await s.read_text(OTHER) is None
+    assert await s.count() == 1  # the tombstone does not count
+    assert await s.apply(OTHER, Join("w", "writer", 3651.0)) is None  # nor can its writer bring it back
+    assert await s.sweep(3650.0 + SETTINGS.max_lifetime_seconds) == [(THIRD, ["v"])]  # its default lifetime
+    assert OTHER not in s.rooms  # the tombstone, past its time, is gone too
