@@ -8,6 +8,7 @@ import { ui } from './ui.js';
 
 export const IDLE_LIMIT = 3; // seconds: a longer pause plays (and spans the slider) as this long
 export const SPEEDS = Object.freeze([1, 2, 4, 8]);
+const MAX_SAME_STEPS = 64; // identical texts stepped over at most, so a key press stays quick
 const LEAD_IN = 0.5; // seconds before the first entry: the start of the slider shows the empty text
 const PAGE_STEP = 10; // seconds, PageUp / PageDown
 
@@ -74,7 +75,7 @@ export class Timeline {
   // The stream ended (or is a file): no more live; the end of the history is its end.
   end() {
     this.live = false;
-    if (this.atLive) this.seek(this.duration);
+    if (this.atLive || !this.shown) this.seek(this.duration);
     this.render();
   }
 
@@ -108,18 +109,24 @@ export class Timeline {
   }
 
   // Step to the previous or next text change (arrow keys), with what came with it (its cursor).
+  // A change that leaves the text as it was (a full the writer sent again) is stepped over.
   stepEdit(direction) {
     if (this.atLive && direction > 0) return;
     const entries = this.replay.entries;
-    let current = (this.atLive ? entries.length : this.countAt(this.position)) - 1;
-    while (current >= 0 && !isText(entries[current])) current -= 1; // the last text change shown
-    let next = current + direction;
-    while (next >= 0 && next < entries.length && !isText(entries[next])) next += direction;
-    if (next < 0) return this.seek(0);
-    if (next >= entries.length) return this.seek(this.duration);
-    let count = next + 1;
-    while (count < entries.length && !isText(entries[count])) count += 1;
-    if (this.live && count >= entries.length) return this.goLive();
+    let count = this.atLive ? entries.length : this.countAt(this.position);
+    const shown = this.replay.stateAt(count).content;
+    for (let tries = 0; tries < MAX_SAME_STEPS; tries += 1) {
+      let current = count - 1;
+      while (current >= 0 && !isText(entries[current])) current -= 1; // the last text change shown
+      let next = current + direction;
+      while (next >= 0 && next < entries.length && !isText(entries[next])) next += direction;
+      if (next < 0) return this.seek(0);
+      if (next >= entries.length) return this.seek(this.duration);
+      count = next + 1;
+      while (count < entries.length && !isText(entries[count])) count += 1;
+      if (direction > 0 && this.live && count >= entries.length) return this.goLive();
+      if (this.replay.stateAt(count).content !== shown) break;
+    }
     this.position = this.times[count - 1];
     this.showIndex(count);
   }
@@ -190,22 +197,33 @@ export class Timeline {
     play.addEventListener('click', () => (this.playing ? this.pause() : this.play()), on);
     jump.addEventListener('click', () => this.goLive(), on);
     slider.addEventListener('keydown', (event) => this.key(event), on);
-    slider.addEventListener('pointerdown', (event) => {
-      slider.setPointerCapture(event.pointerId);
-      slider.focus();
-      this.host.refresh?.();
-      this.pause();
-      this.drag(event);
-      const move = (e) => this.drag(e);
-      const up = () => {
-        slider.removeEventListener('pointermove', move);
-        slider.removeEventListener('pointerup', up);
-        slider.removeEventListener('pointercancel', up);
-      };
-      slider.addEventListener('pointermove', move);
-      slider.addEventListener('pointerup', up);
-      slider.addEventListener('pointercancel', up);
-    }, on);
+    slider.addEventListener('focus', () => this.host.refresh?.(), on);
+    slider.addEventListener('pointerdown', (event) => this.press(event), on);
+  }
+
+  // A press on the slider, then dragging it: the text follows the pointer until it is let go.
+  async press(event) {
+    const slider = this.$.slider;
+    slider.setPointerCapture(event.pointerId);
+    slider.focus();
+    this.pause();
+    let last = event;
+    let ready = false;
+    const move = (e) => {
+      last = e;
+      if (ready) this.drag(e);
+    };
+    const up = () => {
+      slider.removeEventListener('pointermove', move);
+      slider.removeEventListener('pointerup', up);
+      slider.removeEventListener('pointercancel', up);
+    };
+    slider.addEventListener('pointermove', move);
+    slider.addEventListener('pointerup', up);
+    slider.addEventListener('pointercancel', up);
+    await this.fresh();
+    ready = true;
+    this.drag(last);
   }
 
   drag(event) {
@@ -214,7 +232,15 @@ export class Timeline {
     this.seek(fraction * this.duration);
   }
 
-  key(event) {
+  // Leaving live: first load what the stream did since the history was last read, so the
+  // past starts from the present.
+  async fresh() {
+    if (this.live && this.atLive && (this.host.liveVersion() ?? 0) > this.replay.lastVersion) {
+      await this.host.refresh?.();
+    }
+  }
+
+  async key(event) {
     const moves = {
       ArrowLeft: () => this.stepEdit(-1),
       ArrowDown: () => this.stepEdit(-1),
@@ -229,6 +255,7 @@ export class Timeline {
     if (!move) return;
     event.preventDefault();
     this.pause();
+    await this.fresh();
     move();
   }
 
