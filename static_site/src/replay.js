@@ -111,6 +111,7 @@ class Place {
       } catch (error) {
         throw new ReplayError(`history entry at version ${entry.version} does not apply: ${error.message}`);
       }
+      this.cursor = typingCursor(entry.version, message.changes.at(-1).changes);
     } else if (message.type === 'full') {
       if (typeof message.content !== 'string') throw new ReplayError('a full without content');
       this.text = new Text(message.content, this.pieceUnits);
@@ -187,7 +188,8 @@ export class Replay {
   }
 
   // The state after the first `index` entries: {index, version, at, content, language, cursor}.
-  // `version` and `at` are those of the last text entry; `cursor` the last cursor message.
+  // `version` and `at` are those of the last text entry; `cursor` the last cursor message, or
+  // where the last delta left the carets when it came later (typingCursor).
   stateAt(index) {
     index = Math.max(0, Math.min(this.entries.length, index));
     if (index === this.entries.length) return (this.headState ??= this.head.state());
@@ -218,6 +220,21 @@ export class Replay {
   countUpTo(version) {
     return lastAtOrBefore(this.entries, version, (e) => e.version) + (this.entries[0]?.version <= version ? 1 : 0);
   }
+}
+
+// Where the writer's carets are after typing a change event: after each change's new text. The
+// history keeps few cursors while the writer types (shared/history.Sampler), as the cursor
+// follows the text; this puts it there, until the next cursor entry says otherwise.
+export function typingCursor(version, changes) {
+  let shift = 0; // what the changes before this one (lower offsets) added
+  const selections = [...changes]
+    .sort((a, b) => a.rangeOffset - b.rangeOffset)
+    .map((change) => {
+      const head = change.rangeOffset + shift + change.text.length;
+      shift += change.text.length - change.rangeLength;
+      return { anchor: head, head };
+    });
+  return { type: 'cursor', version, selections };
 }
 
 function changeUnits(message) {

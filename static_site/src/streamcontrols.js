@@ -74,11 +74,12 @@ export class StreamControls {
     label.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') this.closeMarker();
     });
-    // Ctrl+Shift+M (Cmd on a Mac), in the editor too: caught before Monaco sees it.
+    // Alt+Shift+M (Option+Shift+M on a Mac), in the editor too: caught before Monaco sees it.
+    // Not Ctrl+Shift+M: Chrome (profiles) and Firefox (responsive design) keep that one.
     window.addEventListener(
       'keydown',
       (event) => {
-        if ((event.ctrlKey || event.metaKey) && event.shiftKey && event.code === 'KeyM') {
+        if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey && event.code === 'KeyM') {
           event.preventDefault();
           event.stopPropagation();
           this.openMarker();

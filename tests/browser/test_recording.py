@@ -70,7 +70,7 @@ def test_export_then_open_the_file_with_the_picker_and_by_dropping_it(
     context: BrowserContext, server: RunningServer, tmp_path: Path
 ) -> None:
     writer, viewer = streamed(context, server, ["const a = 1;", "\nconst b = '😀';"])
-    writer.keyboard.press("Control+Shift+M")
+    writer.keyboard.press("Alt+Shift+M")
     writer.get_by_label("Marker label").fill("both constants")
     writer.get_by_label("Marker label").press("Enter")
     final = text(writer)

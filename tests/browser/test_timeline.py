@@ -152,7 +152,7 @@ def test_jump_to_live_shows_the_present_text_while_the_writer_types(
 def test_markers_are_on_the_timeline_and_take_the_viewer_there(context: BrowserContext, server: RunningServer) -> None:
     writer, viewer = writer_and_viewer(context, server, ["setup();"])
     before_marker = text(writer)
-    writer.keyboard.press("Control+Shift+M")
+    writer.keyboard.press("Alt+Shift+M")
     label = writer.get_by_label("Marker label")
     expect(label).to_be_focused()
     label.fill("Tests pass 🎉")

@@ -79,10 +79,28 @@ def random_stream(rng: random.Random, length: int) -> list[Entry]:
     return entries
 
 
+def typing_cursor(version: int, changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Carets after each change's new text, in the text after the event (lower offsets first)."""
+    shift, selections = 0, []
+    for change in sorted(changes, key=lambda c: c["rangeOffset"]):
+        inserted = sum(2 if ord(ch) > 0xFFFF else 1 for ch in change["text"])
+        head = change["rangeOffset"] + shift + inserted
+        shift += inserted - change["rangeLength"]
+        selections.append({"anchor": head, "head": head})
+    return {"type": "cursor", "version": version, "selections": selections}
+
+
 def last_cursor(entries: list[Entry], version: int | None) -> dict[str, Any] | None:
-    up_to = [e for e in entries if version is None or e.version <= version]
-    cursors = [e.message for e in up_to if e.message["type"] == "cursor"]
-    return dict(cursors[-1]) if cursors else None
+    """The writer's last cursor entry, or where its last delta left the carets when that came later."""
+    cursor = None
+    for entry in entries:
+        if version is not None and entry.version > version:
+            break
+        if entry.message["type"] == "cursor":
+            cursor = dict(entry.message)
+        elif entry.message["type"] == "delta":
+            cursor = typing_cursor(entry.version, entry.message["changes"][-1]["changes"])
+    return cursor
 
 
 def test_the_client_replay_rebuilds_the_cores_text() -> None:
