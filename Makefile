@@ -37,8 +37,10 @@ prerequisites-test:
 	@REQUIRE_PYTHON313=1 $(PREREQUISITES) test
 
 # The full fuzz run (tests/fuzz): at least 10,000 generated cases; `make test` runs a fixed-seed sample.
+# Then schemathesis on the HTTP API (tests/api) with ten times its examples.
 fuzz: setup
 	CODESTREAM_FUZZ_CASES=10000 CODESTREAM_FUZZ_MIN_CASES=10000 $(PY) -m pytest tests/fuzz -q --durations=10
+	CODESTREAM_SCHEMATHESIS_EXAMPLES=300 $(PY) -m pytest tests/api/test_schemathesis.py -q
 
 # Known vulnerabilities in the Python environment (pip-audit) and the web client (npm audit).
 audit: setup azure-setup

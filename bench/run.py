@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import keystrokes, report
+from . import history, keystrokes, report
 from .procstat import cpu_seconds, raise_open_files, rss_bytes, runqueue_wait_seconds
 from .viewers import Stats, Viewer
 from .writer import Writer
@@ -66,9 +66,12 @@ class Server:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, extra_args: list[str], settings: dict[str, str] | None = None) -> Server:
+def start_server(
+    data_dir: Path, extra_args: list[str], settings: dict[str, str] | None = None, module: str = "selfhost"
+) -> Server:
+    """`python -m selfhost` (or `bench.nohistory`, the same server keeping no history)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")} | (settings or {})
-    command = [sys.executable, "-m", "selfhost", "--host", "127.0.0.1", "--port", "0"]
+    command = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0"]
     command += ["--data-dir", str(data_dir), "--log-level", "warning", *extra_args]
     return _start(command, env, "selfhost")
 
@@ -190,14 +193,19 @@ async def _open_writer(server: Any) -> tuple[dict[str, Any], Writer]:
     return grant, writer
 
 
-SERVERS = ("ours", "peer")
+SERVERS = ("ours", "peer", "nohistory")  # nohistory: ours keeping no history (bench/nohistory.py)
 
 
 async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int, kind: str) -> dict[str, Any]:
     """N viewers on one server (`ours` or the `peer`), both pacings typed to them in turn."""
     # A room takes 1,000 viewers by default (CODESTREAM_MAX_VIEWERS_PER_ROOM): raised for larger N.
     room = {"CODESTREAM_MAX_VIEWERS_PER_ROOM": str(max(1000, n))}
-    server = start_server(work / f"data-{n}", [], room) if kind == "ours" else start_peer()
+    if kind == "peer":
+        server = start_peer()
+    else:
+        server = start_server(
+            work / f"data-{kind}-{n}", [], room, "bench.nohistory" if kind == "nohistory" else "selfhost"
+        )
     generators: list[Generator] = []
     writer: Writer | None = None
     try:
@@ -433,8 +441,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print("bench: late join of a 1 MB text ...", flush=True)
         results["late_join"] = await late_join(args.late_size, args.late_joins, work)
         print(f"bench: late join {results['late_join']['ms']}", flush=True)
+        if args.history_viewers:
+            results["history"] = await history_figures(args, work)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
+
+
+async def history_figures(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Issue 13's targets: text at a version from the server, what recording costs, disk per hour."""
+    print("bench: history: the text at 300 versions of a 10,000-version stream, from the server ...", flush=True)
+    figures = {"server_text_at": await history.server_text_at(work)}
+    print(f"bench: history: {figures['server_text_at']['any_version']}", flush=True)
+    print(f"bench: history: {args.history_viewers} viewers with and without history ...", flush=True)
+    figures["cpu_overhead"] = await history.cpu_overhead(work, args.history_viewers, args.duration)
+    print(f"bench: history: adds {figures['cpu_overhead']['history_adds_percent']} % CPU", flush=True)
+    print("bench: history: the store's text at a version, and an hour of typing on disk ...", flush=True)
+    return figures | await history.main(work)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -453,6 +475,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="scheduling priority for the server, writer and generators (e.g. -10 as root on a shared machine, "
         "so that neighbours' load disturbs the measurement less; default: 0)",
+    )
+    parser.add_argument(
+        "--history-viewers",
+        type=int,
+        default=500,
+        help="viewers for the history's CPU cost; 0 skips the history figures (default: %(default)s)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
     args = parser.parse_args(argv)

@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from shared.capabilities import CapabilityError
+from shared.history import Recorder
 from shared.settings import Settings, SettingsError, env_name
 
 from . import fanout
@@ -70,7 +71,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, recorder: Recorder | None = None) -> int:
+    """Run the server; `recorder` records the streams' history (the bench passes one that keeps nothing)."""
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -92,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"codestream: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
-    return _run(_serve(settings, secret, shared, sock, args.log_level))
+    return _run(_serve(settings, secret, shared, sock, args.log_level, recorder))
 
 
 def _with_options(env: Mapping[str, str], args: argparse.Namespace) -> dict[str, str]:
@@ -125,10 +127,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve(settings: Settings, secret: bytes, shared: dict[str, Any], sock: socket.socket, log_level: str) -> int:
+async def _serve(
+    settings: Settings,
+    secret: bytes,
+    shared: dict[str, Any],
+    sock: socket.socket,
+    log_level: str,
+    recorder: Recorder | None,
+) -> int:
     if "store" not in shared:
         try:
-            shared["store"] = await SqliteStore.for_settings(settings)
+            shared["store"] = await SqliteStore.for_settings(settings, recorder)
         except (sqlite3.Error, OSError) as error:
             print(f"codestream: cannot open the database in {settings.data_dir}: {error}", file=sys.stderr)
             return 2

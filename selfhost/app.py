@@ -166,7 +166,10 @@ class Server:
         except Exception:  # a bug must not take the server down
             log.exception("%s %s failed", request.method, request.url.path)
             answer = rooms_api.refusal(ProtocolError("internal", "the server failed on this request"))
-        await perform(self.sio, answer.actions)
+        try:
+            await perform(self.sio, answer.actions)
+        except Exception:  # the room has changed all the same: say so, and log why its sockets were not told
+            log.exception("%s %s: telling the room's sockets failed", request.method, request.url.path)
         return _json(answer)
 
     async def sweep(self) -> None:

@@ -128,9 +128,9 @@ class SqliteStore(MemoryRoomStore):
         return store
 
     @classmethod
-    async def for_settings(cls, settings: Settings) -> SqliteStore:
+    async def for_settings(cls, settings: Settings, recorder: Recorder | None = None) -> SqliteStore:
         """The store in the data folder (`CODESTREAM_DATA_DIR`)."""
-        return await cls.open(database_path(settings), settings)
+        return await cls.open(database_path(settings), settings, recorder=recorder)
 
     # --- rooms (RoomStore) ---
 

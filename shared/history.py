@@ -255,7 +255,7 @@ class CheckpointPolicy:
 
     The text at a version is then rebuilt from one checkpoint and at most that many deltas
     carrying at most that much changed text, so in time bounded whatever the stream's length:
-    a 1 MB text checkpoints every 32 deltas, one under 160 KB every 200 (figures: tests/support/history_figures.py).
+    a 1 MB text checkpoints every 32 deltas, one under 160 KB every 200 (figures: bench/history.py).
     """
 
     every_deltas: int = 200

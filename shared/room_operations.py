@@ -220,7 +220,8 @@ def _join(room: Room, join: Join, settings: Settings) -> Joined | Refused:
 def encode(operation: Operation) -> tuple[str, dict[str, Any]]:
     """The operation's name and JSON input."""
     if isinstance(operation, Create):
-        return "create", {"at": operation.at, "lifetime": operation.lifetime}
+        lifetime = {} if operation.lifetime is None else {"lifetime": operation.lifetime}
+        return "create", {"at": operation.at, **lifetime}
     if isinstance(operation, End):
         return "end", {"at": operation.at}
     if isinstance(operation, Delete):

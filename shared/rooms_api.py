@@ -12,15 +12,16 @@ seen and refused; a host that only has the parameters as a mapping may pass that
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
 from .actions import Action
 from .capabilities import is_room_id, is_writer_key, is_writer_key_shape
 from .handlers import deleted_room, ended_room
 from .history import EMPTY, Entry
+from .negotiate import error_body
 from .protocol import ErrorCode, ProtocolError
 from .room import Room
 from .room_operations import Delete, Deleted, End, Ended
@@ -28,6 +29,7 @@ from .settings import Settings
 from .store import RoomStore
 
 Query = str | Mapping[str, str]
+T = TypeVar("T")
 
 # What the API takes at most: its requests carry a few short parameters and no body.
 MAX_QUERY_CHARS: Final = 256
@@ -67,8 +69,7 @@ async def text(store: RoomStore, room_id: str, query: Query) -> ApiAnswer:
         _check_room_id(room_id)
         params = _parse(query, ("version",))
         version = _number(params, "version")
-        room = await _live(store, room_id, lambda r: (r.tracker.version or 0, _created_at(r)))
-        live_version, created_at = room
+        live_version, created_at = await _live(store, room_id, lambda r: (r.tracker.version or 0, r.created_at))
         if version is not None and version > live_version:
             raise ProtocolError("bad_request", f"version {version} is past the live version {live_version}")
         snapshot = await store.read_text(room_id, version)
@@ -166,10 +167,6 @@ def no_such_endpoint() -> ApiAnswer:
     return refusal(ProtocolError("room_not_found", "no such room or endpoint: see docs/API.md"))
 
 
-def error_body(error: ProtocolError) -> dict[str, Any]:
-    return {"error": {"code": error.code, "message": error.message}}
-
-
 def entry_body(entry: Entry) -> dict[str, Any]:
     """A history entry as the API and the export file give it."""
     return {"version": entry.version, "at": entry.at, "message": dict(entry.message)}
@@ -229,7 +226,7 @@ def _number(params: Mapping[str, str], name: str) -> int | None:
     return int(raw)
 
 
-async def _live(store: RoomStore, room_id: str, view: Any) -> Any:
+async def _live(store: RoomStore, room_id: str, view: Callable[[Room], T]) -> T:
     """`view(room)` of a live room; room_not_found for none, a deleted one or an expired one."""
     found = await store.read(room_id, view)
     if found is None:
@@ -248,7 +245,3 @@ def _state(room: Room) -> dict[str, Any]:
         "ended_at": room.ended_at,
         "expires_at": room.expires_at,
     }
-
-
-def _created_at(room: Room) -> float:
-    return room.created_at

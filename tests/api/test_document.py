@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from starlette.routing import Mount, Route
 
 from selfhost.app import ApiRoute, Server
@@ -50,6 +52,10 @@ def test_every_served_route_is_documented_and_nothing_else(tmp_path: Path) -> No
 def test_the_document_is_openapi_3_1_and_every_operation_is_in_api_md() -> None:
     document = _document()
     assert document["openapi"].startswith("3.1.")
+    errors = [f"{e.instance_path}: {e.message}" for e in OPENAPI_31_VALIDATOR.iter_errors(document)]
+    assert errors == [], errors  # the OpenAPI 3.1 meta-schema (the one schemathesis checks with)
+    for name, schema in document["components"]["schemas"].items():
+        assert jsonschema_rs.meta.is_valid({**schema, "$schema": "https://json-schema.org/draft/2020-12/schema"}), name
     prose = API_MD.read_text(encoding="utf-8")
     for method, path in _documented():
         operation = document["paths"][path][method.lower()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ import pytest
 from tests.support.clients import Client, Viewer, Writer
 from tests.support.flows import new_viewer, new_writer, type_text
 from tests.support.negotiate import negotiate
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, start_server
 
 from .calls import Answer, all_entries, call, end_path, history_path, room_path, text_path
 
@@ -92,6 +92,29 @@ async def test_history_pages_join_to_the_whole_stream(server: RunningServer, str
     assert (past["entries"], past["next_after"]) == ([], None)
 
 
+async def test_history_keeps_markers_languages_fulls_and_cursors(server: RunningServer) -> None:
+    writer = await new_writer(server)
+    await type_text(writer, "ab")
+    sent = [
+        {"type": "marker", "version": 2, "label": "  chapter 1  "},
+        {"type": "language", "language": "python"},
+        {"type": "cursor", "version": 2, "selections": [{"anchor": 1, "head": 2}]},
+        {"type": "full", "version": 2, "content": "ab", "language": "python", "numbering": "native"},
+    ]
+    for data in sent:
+        await writer.emit("sendToRoom", writer._payload(data))
+    viewer = await new_viewer(server, writer.room_id)
+    await viewer.wait_for(lambda: viewer.language == "python")
+    history = _ok(await call(server, "GET", history_path(writer.room_id)))
+    messages = [e["message"] for e in history["entries"]]
+    assert {"type": "marker", "version": 2, "label": "chapter 1"} in messages  # trimmed
+    assert {"type": "language", "language": "python"} in messages
+    assert {"type": "full", "version": 2, "content": "ab", "language": "python", "numbering": "native"} in messages
+    assert _ok(await call(server, "GET", text_path(writer.room_id)))["language"] == "python"
+    for client in (writer, viewer):
+        await client.close()
+
+
 async def test_a_room_nothing_was_written_to(server: RunningServer) -> None:
     before = time.time()
     writer = await new_writer(server)
@@ -117,60 +140,60 @@ async def test_head_and_cross_checks(server: RunningServer, stream: Stream) -> N
 HUGE_QUERY = "version=1&" + "x" * 300
 BODY = b"x" * 2048
 
-# (method, path (R: the stream's room, O: another room of the same server), key, body, status, code)
+# (method, path (<R>: the stream's room, <O>: another room of the same server), key, body, status, code)
 # key: "own" the room's writer key, "other" another room's, a literal, or None.
 REFUSALS: list[tuple[str, str, str | None, bytes | None, int, str]] = [
     ("GET", "/api/rooms/nope/text", None, None, 400, "bad_request"),
     ("GET", f"/api/rooms/{UNKNOWN_ROOM}/text", None, None, 404, "room_not_found"),
-    ("GET", "/api/rooms/R/text?version=-1", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version=abc", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version=1.5", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version=+1", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version=", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version=%ff", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version=9007199254740992", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version=99999999999999999999999", None, None, 400, "bad_request"),
-    ("GET", f"/api/rooms/R/text?version={len(TYPED) + 1}", None, None, 400, "bad_request"),  # past live
-    ("GET", "/api/rooms/R/text?version=1&version=1", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?after=1", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/text?version=1&&x=1", None, None, 400, "bad_request"),
-    ("GET", f"/api/rooms/R/text?{HUGE_QUERY}", None, None, 413, "too_large"),
-    ("GET", "/api/rooms/R/text", None, BODY, 413, "too_large"),
-    ("GET", "/api/rooms/R/history?after=-1", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/history?limit=0", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/history?limit=1001", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/history?limit=ten", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/history?after=1&after=2", None, None, 400, "bad_request"),
-    ("GET", "/api/rooms/R/history?version=1", None, None, 400, "bad_request"),
-    ("GET", f"/api/rooms/R/history?{HUGE_QUERY}", None, None, 413, "too_large"),
+    ("GET", "/api/rooms/<R>/text?version=-1", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version=abc", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version=1.5", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version=+1", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version=", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version=%ff", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version=9007199254740992", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version=99999999999999999999999", None, None, 400, "bad_request"),
+    ("GET", f"/api/rooms/<R>/text?version={len(TYPED) + 1}", None, None, 400, "bad_request"),  # past live
+    ("GET", "/api/rooms/<R>/text?version=1&version=1", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?after=1", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/text?version=1&&x=1", None, None, 400, "bad_request"),
+    ("GET", f"/api/rooms/<R>/text?{HUGE_QUERY}", None, None, 413, "too_large"),
+    ("GET", "/api/rooms/<R>/text", None, BODY, 413, "too_large"),
+    ("GET", "/api/rooms/<R>/history?after=-1", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/history?limit=0", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/history?limit=1001", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/history?limit=ten", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/history?after=1&after=2", None, None, 400, "bad_request"),
+    ("GET", "/api/rooms/<R>/history?version=1", None, None, 400, "bad_request"),
+    ("GET", f"/api/rooms/<R>/history?{HUGE_QUERY}", None, None, 413, "too_large"),
     ("GET", f"/api/rooms/{UNKNOWN_ROOM}/history", None, None, 404, "room_not_found"),
     ("GET", "/api/rooms/nope/history", None, None, 400, "bad_request"),
-    ("POST", "/api/rooms/R/end", None, None, 401, "unauthorized"),
-    ("POST", "/api/rooms/R/end", "", None, 401, "unauthorized"),
-    ("POST", "/api/rooms/R/end", BAD_KEY, None, 401, "unauthorized"),
-    ("POST", "/api/rooms/R/end", "other", None, 401, "unauthorized"),
-    ("POST", "/api/rooms/O/end", "own", None, 401, "unauthorized"),
+    ("POST", "/api/rooms/<R>/end", None, None, 401, "unauthorized"),
+    ("POST", "/api/rooms/<R>/end", "", None, 401, "unauthorized"),
+    ("POST", "/api/rooms/<R>/end", BAD_KEY, None, 401, "unauthorized"),
+    ("POST", "/api/rooms/<R>/end", "other", None, 401, "unauthorized"),
+    ("POST", "/api/rooms/<O>/end", "own", None, 401, "unauthorized"),
     ("POST", f"/api/rooms/{UNKNOWN_ROOM}/end", "own", None, 401, "unauthorized"),
     ("POST", "/api/rooms/nope/end", "own", None, 400, "bad_request"),
-    ("POST", "/api/rooms/R/end?now=1", "own", None, 400, "bad_request"),
-    ("POST", "/api/rooms/R/end", "own", BODY, 413, "too_large"),
-    ("DELETE", "/api/rooms/R", None, None, 401, "unauthorized"),
-    ("DELETE", "/api/rooms/R", BAD_KEY, None, 401, "unauthorized"),
-    ("DELETE", "/api/rooms/R", "other", None, 401, "unauthorized"),
-    ("DELETE", "/api/rooms/O", "own", None, 401, "unauthorized"),
+    ("POST", "/api/rooms/<R>/end?now=1", "own", None, 400, "bad_request"),
+    ("POST", "/api/rooms/<R>/end", "own", BODY, 413, "too_large"),
+    ("DELETE", "/api/rooms/<R>", None, None, 401, "unauthorized"),
+    ("DELETE", "/api/rooms/<R>", BAD_KEY, None, 401, "unauthorized"),
+    ("DELETE", "/api/rooms/<R>", "other", None, 401, "unauthorized"),
+    ("DELETE", "/api/rooms/<O>", "own", None, 401, "unauthorized"),
     ("DELETE", "/api/rooms/nope", "own", None, 400, "bad_request"),
-    ("DELETE", "/api/rooms/R?force=1", "own", None, 400, "bad_request"),
-    ("DELETE", "/api/rooms/R", "own", BODY, 413, "too_large"),
-    ("PUT", "/api/rooms/R/text", "own", None, 405, "bad_request"),
-    ("POST", "/api/rooms/R/history", "own", None, 405, "bad_request"),
-    ("GET", "/api/rooms/R/end", "own", None, 405, "bad_request"),
-    ("DELETE", "/api/rooms/R/end", "own", None, 405, "bad_request"),
-    ("GET", "/api/rooms/R", "own", None, 405, "bad_request"),
-    ("POST", "/api/rooms/R", "own", None, 405, "bad_request"),
-    ("DELETE", "/api/rooms/R/text", "own", None, 405, "bad_request"),
-    ("GET", "/api/rooms/R/nothing", None, None, 404, "room_not_found"),
-    ("DELETE", "/api/rooms/R/text/more", "own", None, 404, "room_not_found"),
+    ("DELETE", "/api/rooms/<R>?force=1", "own", None, 400, "bad_request"),
+    ("DELETE", "/api/rooms/<R>", "own", BODY, 413, "too_large"),
+    ("PUT", "/api/rooms/<R>/text", "own", None, 405, "bad_request"),
+    ("POST", "/api/rooms/<R>/history", "own", None, 405, "bad_request"),
+    ("GET", "/api/rooms/<R>/end", "own", None, 405, "bad_request"),
+    ("DELETE", "/api/rooms/<R>/end", "own", None, 405, "bad_request"),
+    ("GET", "/api/rooms/<R>", "own", None, 405, "bad_request"),
+    ("POST", "/api/rooms/<R>", "own", None, 405, "bad_request"),
+    ("DELETE", "/api/rooms/<R>/text", "own", None, 405, "bad_request"),
+    ("GET", "/api/rooms/<R>/nothing", None, None, 404, "room_not_found"),
+    ("DELETE", "/api/rooms/<R>/text/more", "own", None, 404, "room_not_found"),
 ]
 
 
@@ -196,7 +219,7 @@ async def test_a_refused_request_changes_nothing(
     code: str,
 ) -> None:
     other = await new_writer(server)
-    path = path.replace("/R", "/" + stream.room_id).replace("/O", "/" + other.room_id)
+    path = path.replace("<R>", stream.room_id).replace("<O>", other.room_id)  # "<" is in no room id
     key = {"own": stream.key, "other": other.grant["writer_key"]}.get(key, key) if key is not None else None
     before = await _state(server, stream.room_id)
 
@@ -325,3 +348,32 @@ async def test_negotiate_with_a_lifetime(server: RunningServer) -> None:
     grant = _ok(await call(server, "GET", "/api/negotiate?lifetime=3600"))
     assert before + 3600 <= grant["expires_at"] <= time.time() + 3600 and grant["ended"] is False
     assert grant["limits"]["lifetimes"] == [3600, 86400, 604800, 2592000]
+
+
+# --- a stream whose lifetime runs out ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Streams live 2 s, and the sweep runs every second (a quarter of the idle time, at least 1 s)."""
+    env = {"CODESTREAM_MAX_LIFETIME_SECONDS": "2", "CODESTREAM_ROOM_IDLE_SECONDS": "4"}
+    running = start_server(tmp_path_factory.mktemp("short"), env=env)
+    yield running
+    assert running.stop() == 0, running.output()[-3000:]
+
+
+async def test_an_expired_stream_answers_404_everywhere(short_lived: RunningServer) -> None:
+    writer = await new_writer(short_lived)
+    await type_text(writer, "soon gone")
+    viewer = await new_viewer(short_lived, writer.room_id)
+    await viewer.wait_text("soon gone")
+    assert _ok(await call(short_lived, "GET", text_path(writer.room_id)))["content"] == "soon gone"
+    assert (await viewer.wait_message("deleted", timeout=6))["room_id"] == writer.room_id
+    for method, path in [
+        ("GET", text_path(writer.room_id)),
+        ("GET", history_path(writer.room_id)),
+        ("POST", end_path(writer.room_id)),
+        ("DELETE", room_path(writer.room_id)),
+    ]:
+        _error(await call(short_lived, method, path, key=writer.grant["writer_key"]), 404, "room_not_found")
+    await _until(lambda: not viewer.sio.connected)

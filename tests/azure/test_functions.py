@@ -128,7 +128,18 @@ async def test_writer_joins_a_new_room(secret: str, local: LocalAzure, ids: dict
     presence = {"type": "presence", "room_id": room, "viewers": 0, "writer": "online"}
     assert actions == [
         {"actionName": "addSocketToRoom", "namespace": "/", "socketId": ids["w"], "room": room + "-control"},
-        message(ids["w"], {"type": "ackJoinRoom", "success": True, "room_id": room, "role": "writer", "version": None}),
+        message(
+            ids["w"],
+            {
+                "type": "ackJoinRoom",
+                "success": True,
+                "room_id": room,
+                "role": "writer",
+                "version": None,
+                "expires_at": ANY,
+                "ended_at": None,
+            },
+        ),
         message(ids["w"], presence),
         # The room's first change reaches everyone, one action per room: the extension reads rooms
         # [R, R-control] with exceptRooms [S] as "R or R-control and not S" (docs/AZURE.md).

@@ -10,6 +10,10 @@ from shared.capabilities import new_room_id
 from shared.protocol import parse_stream_message
 from shared.room_operations import (
     Create,
+    Delete,
+    Deleted,
+    End,
+    Ended,
     Join,
     Joined,
     Leave,
@@ -142,3 +146,42 @@ def test_socket_operations() -> None:
         socket_operation(None, "bind", {})
     with pytest.raises(OperationError):
         socket_operation(None, "forget", {})
+
+
+# --- a stream's end of life ---------------------------------------------------------------
+
+
+def test_create_end_and_delete_keep_their_meaning_as_json() -> None:
+    for operation in (Create(1.5), Create(2.0, lifetime=3600), End(3.0), Delete(4.0)):
+        assert decode(*encode(operation), SETTINGS) == operation
+    for bad in (0, -1, "3600", True):
+        with pytest.raises(OperationError, match="lifetime"):
+            decode("create", {"at": 1.0, "lifetime": bad}, SETTINGS)
+
+
+def test_end_stops_writes_once_and_delete_leaves_a_tombstone_that_makes_nothing() -> None:
+    room_id = new_room_id()
+    room, _ = apply(None, room_id, Create(0.0, lifetime=60), SETTINGS)
+    room, _ = apply(room, room_id, Join("w", "writer", 1.0), SETTINGS)
+    room, first = apply(room, room_id, End(5.0), SETTINGS)
+    room, again = apply(room, room_id, End(9.0), SETTINGS)
+    assert first == again == Ended(5.0)
+    room, refused = apply(room, room_id, Receive(parse_stream_message(delta(1, "x")["data"], SETTINGS), 6.0), SETTINGS)
+    assert isinstance(refused, Refused) and refused.error.code == "unauthorized"
+    room, deleted = apply(room, room_id, Join("v", "viewer", 7.0), SETTINGS)
+    room, deleted = apply(room, room_id, Delete(8.0), SETTINGS)
+    assert deleted == Deleted(["v", "w"])
+    assert room is not None and (room.deleted_at, room.expires_at, room.ended_at) == (8.0, 60.0, 5.0)
+    assert (room.writers, room.viewers, room.document.text()) == (set(), set(), "")
+    for operation, answer in (
+        (Create(9.0), False),
+        (Join("w", "writer", 9.0), None),
+        (Join("v", "viewer", 9.0), None),
+        (Leave("v", 9.0), None),
+        (End(9.0), None),
+        (Delete(9.0), None),
+    ):
+        after, result = apply(room, room_id, operation, SETTINGS)
+        assert (after, result) == (room, answer), operation
+    _, receive = apply(room, room_id, Receive(parse_stream_message(delta(1, "x")["data"], SETTINGS), 9.0), SETTINGS)
+    assert isinstance(receive, Refused) and receive.error.code == "room_not_found"
