@@ -9,6 +9,7 @@ import { startWriter } from './writer.js';
 import { startViewer } from './viewer.js';
 import { startRecording } from './recording.js';
 import { parseExport } from './api.js';
+import { Replay } from './replay.js';
 
 async function main() {
   const config = await loadConfig();
@@ -79,6 +80,7 @@ async function openRecording(editor, file) {
   let recording;
   try {
     recording = parseExport(await file.text());
+    new Replay().append(recording.entries); // every entry replays, before this page lets go of its stream
   } catch (error) {
     ui.notice(`${file.name} cannot be replayed: ${error.message}.`);
     return;
@@ -87,11 +89,7 @@ async function openRecording(editor, file) {
   codestream.session.stop();
   codestream.role = 'replay';
   ui.setRole('replay');
-  try {
-    codestream.session = startRecording({ editor, file: recording, name: file.name });
-  } catch (error) {
-    ui.notice(`${file.name} cannot be replayed: ${error.message}.`);
-  }
+  codestream.session = startRecording({ editor, file: recording, name: file.name });
 }
 
 main();

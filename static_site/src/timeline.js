@@ -72,6 +72,16 @@ export class Timeline {
     this.render();
   }
 
+  // Forget the history read so far (it is read again from the start).
+  reset() {
+    this.goLive();
+    this.replay = new Replay();
+    this.times = [];
+    this.markers = [];
+    this.drawMarkers();
+    this.render();
+  }
+
   // The stream ended (or is a file): no more live; the end of the history is its end.
   end() {
     this.live = false;

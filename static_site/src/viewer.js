@@ -11,6 +11,7 @@ import { ui, languageInfo } from './ui.js';
 import { Timeline } from './timeline.js';
 import { PastModel } from './pastmodel.js';
 import { ApiError, download, exportFile, loadHistory } from './api.js';
+import { ReplayError } from './replay.js';
 
 const SYNC_EVERY_MS = 1000;
 const UNNEGOTIATED_GAP_MS = 1000; // a server whose negotiate sends no limits (the tutorial's)
@@ -162,6 +163,19 @@ class Viewer {
   }
 
   async load() {
+    try {
+      await this.loadNew();
+    } catch (error) {
+      if (!(error instanceof ReplayError)) throw error;
+      // Not the history this page holds the start of (a server that forgot it and began again):
+      // read it all afresh.
+      console.warn('codestream: the history changed under the timeline; reading it again:', error.message);
+      this.timeline.reset();
+      await this.loadNew();
+    }
+  }
+
+  async loadNew() {
     const replay = this.timeline.replay;
     const last = replay.lastVersion;
     const after = replay.length && last > 0 ? last - 1 : null;
@@ -175,7 +189,7 @@ class Viewer {
         if (page.expires_at) this.expiresAt = page.expires_at;
       });
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error; // a history that does not replay is a bug
+      if (!(error instanceof ApiError)) throw error;
       console.warn('codestream: the history did not load:', error.status, error.message);
     }
   }

@@ -124,6 +124,13 @@ def test_export_then_open_the_file_with_the_picker_and_by_dropping_it(
     reader.set_input_files("#recording-file", other)
     expect(reader.locator("#notice")).to_contain_text("not a codestream recording")
     assert text(reader) == final
+    damaged = tmp_path / "damaged.json"
+    change = {"rangeOffset": 5, "rangeLength": 0, "text": "x"}  # past the end of the empty text
+    delta = {"type": "delta", "version": 1, "changes": [{"changes": [change]}]}
+    damaged.write_text(json.dumps({**exported, "entries": [{"version": 1, "at": 1.0, "message": delta}]}))
+    reader.set_input_files("#recording-file", damaged)
+    expect(reader.locator("#notice")).to_contain_text("does not apply")
+    assert text(reader) == final
 
 
 def test_delete_removes_the_stream_for_everyone(context: BrowserContext, server: RunningServer) -> None:
