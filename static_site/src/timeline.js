@@ -251,6 +251,11 @@ export class Timeline {
   }
 
   async key(event) {
+    if (event.key === ' ' && !this.atLive) {
+      event.preventDefault(); // Space plays and pauses, as in a video player
+      this.playing ? this.pause() : this.play();
+      return;
+    }
     const moves = {
       ArrowLeft: () => this.stepEdit(-1),
       ArrowDown: () => this.stepEdit(-1),

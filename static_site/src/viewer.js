@@ -17,6 +17,7 @@ const SYNC_EVERY_MS = 1000;
 const UNNEGOTIATED_GAP_MS = 1000; // a server whose negotiate sends no limits (the tutorial's)
 const CHECK_EVERY_MS = 250;
 const REFRESH_EVERY_MS = 15_000; // while live, the timeline's end catches up with the stream
+const JOIN_READ_SPREAD_MS = 1000;
 
 export function startViewer({ config, editor, roomId }) {
   quietLanguageServices();
@@ -115,7 +116,8 @@ class Viewer {
     if (ack?.expires_at) this.expiresAt = ack.expires_at;
     if (ack?.ended_at) this.streamEnded(ack.ended_at);
     this.showStatus();
-    this.refresh();
+    // Spread the reads of viewers who joined together (a server restart brings them all back).
+    setTimeout(() => this.refresh(), Math.random() * JOIN_READ_SPREAD_MS);
   }
 
   received(message) {

@@ -60,8 +60,10 @@ def test_an_ended_stream_opens_as_its_replay(context: BrowserContext, server: Ru
     late.get_by_role("slider", name="Stream time").focus()
     late.keyboard.press("Home")
     assert text(late) == ""
-    late.select_option("#speed", "8")
-    late.get_by_role("button", name="Play from here").click()
+    late.get_by_role("slider", name="Stream time").focus()
+    late.keyboard.press("Space")  # plays, as the Play button does
+    expect(late.get_by_role("button", name="Pause the replay")).to_be_visible()
+    late.select_option("#speed", "8")  # faster while playing
     wait_text(late, final)
     expect(late.get_by_role("button", name="Play from here")).to_be_visible()  # stopped at the end
 
