@@ -4,7 +4,7 @@ processes share them.
 Layout (all keys under `codestream:`):
 - `room:<id>`      the room as JSON (shared/room_codec.py): text, version, presence, its life
 - `rooms`          the set of live room ids (`count`); `tombstones` the deleted rooms' ids
-- `sweep`          a sorted set: each room by the time `sweep` may next act on it (`_sweep_at`)
+- `sweep`          a sorted set: each room by the time `sweep` may next act on it (`room_operations.next_sweep_at`)
 - `history:<id>:*` the room's history (selfhost/redis_history.py)
 - `lock:<id>`      held while one process changes the room (SET NX PX; token-checked release)
 - `socket:<sid>`   "<node> <room id>": the room a socket joined and the process holding it
@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -37,7 +36,7 @@ import redis.asyncio as aioredis
 from shared.history import Entry, Page, Recorder, Snapshot
 from shared.room import Room
 from shared.room_codec import room_from_dict, room_to_dict
-from shared.room_operations import Deleted, End, Operation, Receive, Result, apply, sweep_verdict
+from shared.room_operations import Deleted, End, Operation, Receive, Result, apply, next_sweep_at, sweep_verdict
 from shared.settings import Settings
 from shared.store import Swept, live
 
@@ -284,7 +283,7 @@ class RedisRoomStore:
         if room is None:
             return _DROP
         tombstone = "t" if room.deleted_at is not None else ""
-        return [_encode(room), tombstone, repr(_sweep_at(room, self.settings))]
+        return [_encode(room), tombstone, repr(next_sweep_at(room, self.settings))]
 
     def _decoded(self, raw: bytes | None) -> Room | None:
         return None if raw is None else room_from_dict(json.loads(raw), self.settings)
@@ -366,14 +365,6 @@ async def _batches(items: AsyncIterator[bytes], size: int) -> AsyncIterator[list
             batch = []
     if batch:
         yield batch
-
-
-def _sweep_at(room: Room, settings: Settings) -> float:
-    """The first time `sweep_verdict` may act on the room (the `sweep` index's score)."""
-    if room.deleted_at is not None:
-        return room.deleted_at + settings.max_lifetime_seconds
-    idle = room.is_idle(math.inf, settings.room_idle_seconds)  # blank and empty: forgotten once idle
-    return min(room.expires_at, room.last_active + settings.room_idle_seconds) if idle else room.expires_at
 
 
 def _encode(room: Room) -> str:
