@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test lint setup site infra-tools clean bench fuzz audit prerequisites-run prerequisites-test azure-setup run-azure
+.PHONY: run test lint setup site infra-tools azurite clean bench fuzz audit prerequisites-run prerequisites-test azure-setup run-azure
 
 # The prerequisites come first: make builds a target's prerequisites in the order listed.
 run: prerequisites-run setup site
@@ -15,7 +15,7 @@ run: prerequisites-run setup site
 # pytest runs (the worker and the old Azure harness each need a process of their own); the
 # last line sums them (test-artifacts/results/*.xml).
 RESULTS := test-artifacts/results
-test: prerequisites-test setup site infra-tools azure-setup
+test: prerequisites-test setup site infra-tools azure-setup azurite
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(addprefix --ignore=,$(AZURE_TESTS)) --junitxml=$(RESULTS)/main.xml $(PYTEST_ARGS)
 	$(AZURE_PY) -m pytest tests/azure --junitxml=$(RESULTS)/azure.xml $(AZURE_PYTEST_ARGS)
@@ -37,8 +37,10 @@ prerequisites-test:
 	@REQUIRE_PYTHON313=1 $(PREREQUISITES) test
 
 # The full fuzz run (tests/fuzz): at least 10,000 generated cases; `make test` runs a fixed-seed sample.
+# Then schemathesis on the HTTP API (tests/api) with ten times its examples.
 fuzz: setup
 	CODESTREAM_FUZZ_CASES=10000 CODESTREAM_FUZZ_MIN_CASES=10000 $(PY) -m pytest tests/fuzz -q --durations=10
+	CODESTREAM_SCHEMATHESIS_EXAMPLES=300 $(PY) -m pytest tests/api/test_schemathesis.py -q
 
 # Known vulnerabilities in the Python environment (pip-audit) and the web client (npm audit).
 audit: setup azure-setup
@@ -70,6 +72,14 @@ $(SITE)/node_modules/.installed: $(SITE)/package.json $(SITE)/package-lock.json
 
 $(DIST): $(SITE)/node_modules/.installed $(SITE_SOURCES)
 	cd $(SITE) && npm run build
+
+# Azurite, the Azure Storage emulator the Table history store's tests run against (tests/support/azurite.py).
+AZURITE := tools/azurite
+azurite: $(AZURITE)/node_modules/.installed
+
+$(AZURITE)/node_modules/.installed: $(AZURITE)/package.json $(AZURITE)/package-lock.json
+	cd $(AZURITE) && npm ci --no-audit --no-fund
+	touch $@
 
 # checkov and pycep-parser pin many packages: they get a venv of their own.
 INFRA_VENV := .venv-infra
@@ -115,8 +125,8 @@ $(AZURE_VENV)/.installed: requirements-azure.txt requirements.txt requirements-s
 # The Azure build locally (as `func start` would, on stand-ins for the two services): worker,
 # Web PubSub for Socket.IO, Durable Entities and the site on one address (default port 7071).
 AZURE_PORT ?= 7071
-run-azure: azure-setup site
+run-azure: azure-setup site azurite
 	$(AZURE_PY) -m azure_local --host $(HOST) --port $(AZURE_PORT)
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) $(AZURE_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist bench/peer/node_modules test-artifacts
+	rm -rf $(VENV) $(INFRA_VENV) $(AZURE_VENV) .pytest_cache .ruff_cache .hypothesis $(SITE)/node_modules $(SITE)/dist bench/peer/node_modules $(AZURITE)/node_modules test-artifacts

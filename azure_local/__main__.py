@@ -1,24 +1,30 @@
 """`python -m azure_local` (Python 3.13, the Azure venv): the Azure build on one local address.
 
 Loads function_app.py into Microsoft's worker and serves it with the stand-ins for Web PubSub
-for Socket.IO and Durable Entities, and the web client; prints `Visit http://...`.
+for Socket.IO and Durable Entities, and the web client; prints `Visit http://...`. Table
+storage (the history, the rooms' index) is Azurite's, started here in a temporary folder
+unless `AzureWebJobsStorage` names a storage already; timer functions fire on their schedule.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
 from shared.capabilities import new_secret
 from shared.settings import Settings
 
+from .azurite import STORAGE, AzuriteMissing, azurite_tables
 from .host import CONNECTION_SETTING, ROOT, LocalAzure, local_connection
 from .worker import Worker, WorkerError
 
@@ -57,10 +63,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkerError as error:
         print(f"azure_local: the worker could not load function_app.py: {error}", file=sys.stderr)
         return 1
+    except AzuriteMissing as error:
+        print(f"azure_local: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
 async def _serve(sock: socket.socket, base_url: str, log_level: str, connect_timeout: float) -> None:
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get(STORAGE):
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="azure_local-azurite-"))
+            os.environ[STORAGE] = stack.enter_context(azurite_tables(Path(folder)))
+        await _serve_with_storage(sock, base_url, log_level, connect_timeout)
+
+
+async def _serve_with_storage(sock: socket.socket, base_url: str, log_level: str, connect_timeout: float) -> None:
     connection = local_connection(base_url)
     os.environ[CONNECTION_SETTING] = connection.text()  # an app setting, as the Function App has
     worker = Worker(ROOT)
@@ -70,10 +87,12 @@ async def _serve(sock: socket.socket, base_url: str, log_level: str, connect_tim
     config = uvicorn.Config(local.asgi, log_level=log_level, lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     announce = asyncio.create_task(_announce(server, base_url))
+    timers = asyncio.create_task(local.run_timers())
     try:
         await server.serve(sockets=[sock])
     finally:
         announce.cancel()
+        timers.cancel()
         worker.stop()
 
 

@@ -8,7 +8,9 @@ Socket.IO (`/clients/socketio/hubs/<hub>`); `/` serves the web client (static_si
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import secrets
 import time
 from pathlib import Path
@@ -24,6 +26,7 @@ from .durable import DurableHost
 from .webpubsub import ConnectionString, SocketIOService, negotiation
 from .worker import Function, Worker, WorkerError
 
+log = logging.getLogger("azure_local")
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_DIR = ROOT / "static_site" / "dist"
 CONNECTION_SETTING = "WebPubSubForSocketIOConnectionString"
@@ -73,31 +76,88 @@ class LocalAzure:
 
     async def http(self, request: Request) -> Response:
         route = request.path_params["route"]
-        function = self._http_function(route, request.method)
-        if function is None:
+        found = self._http_function(route, request.method)
+        if found is None:
             return Response(status_code=404)
+        function, params = found
         body = await request.body()
         trigger = self.worker.http(
-            request.method, str(request.url), dict(request.headers), dict(request.query_params), body
+            request.method, str(request.url), dict(request.headers), dict(request.query_params), body, params
         )
         inputs = {function.trigger["name"]: trigger, **self.inputs(function)}
         try:
             result = await self.worker.invoke(function.name, inputs)
         except WorkerError as error:  # the host answers 500 with no body of the function's
             return JSONResponse({"error": str(error).splitlines()[0]}, status_code=500)
+        await self.service.perform_outputs(function, result)  # the rooms API's end and delete tell sockets
         answer = result.return_value
         if answer is None:
             return Response(status_code=204)
         return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
-    def _http_function(self, route: str, method: str) -> Function | None:
+    async def fire_timer(self, name: str) -> None:
+        """Run timer function `name` once, as the host does at each time its schedule names."""
+        function = self.worker.functions[name]
+        status = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False}
+        inputs = {function.trigger["name"]: self.worker.json(status), **self.inputs(function)}
+        result = await self.worker.invoke(name, inputs)
+        await self.service.perform_outputs(function, result)
+
+    async def run_timers(self) -> None:
+        """Fire every timer function each `timer_interval(schedule)` seconds, until cancelled."""
+        timers = [f for f in self.worker.functions.values() if f.trigger["type"] == "timerTrigger"]
+        if not timers:
+            return
+        interval = min(timer_interval(f.trigger["schedule"]) for f in timers)
+        while True:
+            await asyncio.sleep(interval)
+            for function in timers:
+                try:
+                    await self.fire_timer(function.name)
+                except WorkerError:
+                    log.exception("timer %s failed", function.name)
+
+    def _http_function(self, route: str, method: str) -> tuple[Function, dict[str, str]] | None:
+        """The function whose route template and methods match, with the route's parameters."""
         for function in self.worker.functions.values():
             trigger = function.trigger
-            if trigger["type"] != "httpTrigger" or trigger.get("route", function.name) != route:
+            if trigger["type"] != "httpTrigger":
                 continue
-            if method.upper() in [m.upper() for m in trigger.get("methods") or [method]]:
-                return function
+            params = match_route(trigger.get("route", function.name), route)
+            if params is not None and method.upper() in [m.upper() for m in trigger.get("methods") or [method]]:
+                return function, params
         return None
+
+
+def timer_interval(schedule: str) -> float:
+    """Seconds between runs of an NCRONTAB schedule of the form `0 */N * * * *` (else one minute).
+
+    The stand-in's simplification: the host runs the whole NCRONTAB grammar at wall-clock times.
+    """
+    fields = schedule.split()
+    minute = fields[1] if len(fields) == 6 else "*"
+    return 60.0 * int(minute[2:]) if minute.startswith("*/") and minute[2:].isdigit() else 60.0
+
+
+def match_route(template: str, path: str) -> dict[str, str] | None:
+    """The parameters of `path` under a route template such as `rooms/{room_id}/text`, or None.
+
+    As the Functions host's routing for a template without constraints: a `{name}` takes one
+    whole path segment (not empty, no `/`); other segments match without regard to case.
+    """
+    names = template.strip("/").split("/")
+    parts = path.strip("/").split("/")
+    if len(names) != len(parts):
+        return None
+    params = {}
+    for name, part in zip(names, parts, strict=True):
+        if name.startswith("{") and name.endswith("}"):
+            if not part:
+                return None
+            params[name[1:-1]] = part
+        elif name.lower() != part.lower():
+            return None
+    return params
 
 
 def local_connection(base_url: str) -> ConnectionString:

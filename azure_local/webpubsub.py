@@ -201,6 +201,10 @@ class SocketIOService:
         except WorkerError:
             log.exception("%s failed for socket %s", event, trigger["socketId"])
             return
+        await self.perform_outputs(function, result)
+
+    async def perform_outputs(self, function: Any, result: Any) -> None:
+        """Carry out what a function wrote to its `socketio` output bindings (any trigger's function)."""
         for binding in function.binding("OUT", "socketio"):
             value = result.outputs.get(binding["name"])
             if value is not None:

@@ -170,11 +170,20 @@ class Worker:
     def json(self, value: Any) -> Any:
         return self.protos.TypedData(json=json.dumps(value))
 
-    def http(self, method: str, url: str, headers: dict[str, str], query: dict[str, str], body: bytes = b"") -> Any:
+    def http(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        query: dict[str, str],
+        body: bytes = b"",
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        """An HTTP trigger's data; `params` are the route's parameters (`req.route_params`)."""
         p = self.protos
-        return p.TypedData(
-            http=p.RpcHttp(method=method, url=url, headers=headers, query=query, body=p.TypedData(bytes=body))
-        )
+        http = p.RpcHttp(method=method, url=url, headers=headers, query=query, params=params or {})
+        http.body.CopyFrom(p.TypedData(bytes=body))
+        return p.TypedData(http=http)
 
 
 @dataclass(frozen=True)

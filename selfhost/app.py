@@ -1,4 +1,4 @@
-"""The self-hosted ASGI app: negotiate, health, the static site, and Socket.IO.
+"""The self-hosted ASGI app: negotiate, health, the rooms API, the static site, and Socket.IO.
 
 It only translates: HTTP requests and Socket.IO events go to the core, and the actions
 the core returns are performed with python-socketio.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from shared import protocol
+from shared import protocol, rooms_api
 from shared.capabilities import CapabilityError, Claims, issue_token, verify_token
 from shared.handlers import Caller, Handlers, Throttles, internal_error
 from shared.negotiate import HTTP_STATUS, error_body, negotiate, negotiate_body
 from shared.protocol import ProtocolError, error_message
+from shared.rooms_api import ApiAnswer
 from shared.settings import Settings
 from shared.store import RoomStore
 
@@ -41,6 +43,7 @@ log = logging.getLogger("codestream")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static_site" / "dist"
 NEGOTIATE_ROUTES = ("/api/negotiate", "/negotiate", "/register")
+ROOMS_PREFIX = "/api/rooms/"
 
 PLACEHOLDER_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>codestream</title></head>
@@ -79,8 +82,13 @@ class Server:
             max_http_buffer_size=2 * self.settings.max_message_bytes + 64 * 1024,
         )
         self._register_events()
-        # Cross-origin pages may call negotiate only from the allowlist, and only with GET.
-        cors = Middleware(CORSMiddleware, allow_origins=self.settings.allowed_origins, allow_methods=["GET"])
+        # Cross-origin pages may call the API only from the allowlist, with its methods and header.
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=self.settings.allowed_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization"],
+        )
         http = Starlette(routes=self._routes(), middleware=[cors])
         self.asgi = SecurityHeaders(
             socketio.ASGIApp(self.sio, other_asgi_app=http, socketio_path=self.settings.socketio_path.lstrip("/"))
@@ -89,12 +97,20 @@ class Server:
     # --- HTTP ---
 
     def _routes(self) -> list[Route | Mount]:
-        routes: list[Route | Mount] = [Route(path, self.negotiate) for path in NEGOTIATE_ROUTES]
-        routes.append(Route("/healthz", self.health))
+        routes: list[Route | Mount] = [ApiRoute("GET", path, self.negotiate) for path in NEGOTIATE_ROUTES]
+        routes += [
+            ApiRoute("GET", "/healthz", self.health),
+            ApiRoute("GET", ROOMS_PREFIX + "{room_id}/text", self.room_text),
+            ApiRoute("GET", ROOMS_PREFIX + "{room_id}/history", self.room_history),
+            ApiRoute("POST", ROOMS_PREFIX + "{room_id}/end", self.room_end),
+            ApiRoute("DELETE", ROOMS_PREFIX + "{room_id}", self.room_delete),
+            # Anything else under the rooms API gets a JSON 404, not the site's.
+            _any_method(Route(ROOMS_PREFIX + "{rest:path}", _no_such_endpoint, include_in_schema=False)),
+        ]
         if (self.static_dir / "index.html").is_file():
             routes.append(Mount("/", StaticFiles(directory=self.static_dir, html=True)))
         else:
-            routes.append(Route("/", lambda request: HTMLResponse(PLACEHOLDER_PAGE)))
+            routes.append(Route("/", lambda request: HTMLResponse(PLACEHOLDER_PAGE), include_in_schema=False))
         return routes
 
     async def negotiate(self, request: Request) -> Response:
@@ -120,6 +136,41 @@ class Server:
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    # --- the rooms API (shared/rooms_api.py): translate, answer, perform its actions ---
+
+    async def room_text(self, request: Request) -> Response:
+        return await self._api(request, rooms_api.text(self.store, _room_id(request), request.url.query))
+
+    async def room_history(self, request: Request) -> Response:
+        room_id = _room_id(request)
+        return await self._api(request, rooms_api.history(self.store, room_id, request.url.query, self.settings))
+
+    async def room_end(self, request: Request) -> Response:
+        key = request.headers.get("authorization")
+        answer = rooms_api.end(self.store, self.secret, _room_id(request), key, time.time(), request.url.query)
+        return await self._api(request, answer)
+
+    async def room_delete(self, request: Request) -> Response:
+        key = request.headers.get("authorization")
+        answer = rooms_api.delete(self.store, self.secret, _room_id(request), key, time.time(), request.url.query)
+        return await self._api(request, answer)
+
+    async def _api(self, request: Request, pending: Coroutine[Any, Any, ApiAnswer]) -> Response:
+        """Answer a rooms API request: a body past the limit never reaches the core."""
+        if not await _body_fits(request, rooms_api.MAX_BODY_BYTES):
+            pending.close()
+            return _json(rooms_api.body_too_large())
+        try:
+            answer = await pending
+        except Exception:  # a bug must not take the server down
+            log.exception("%s %s failed", request.method, request.url.path)
+            answer = rooms_api.refusal(ProtocolError("internal", "the server failed on this request"))
+        try:
+            await perform(self.sio, answer.actions)
+        except Exception:  # the room has changed all the same: say so, and log why its sockets were not told
+            log.exception("%s %s: telling the room's sockets failed", request.method, request.url.path)
+        return _json(answer)
 
     async def sweep(self) -> None:
         """Delete the rooms whose lifetime ran out, a few times a minute, until cancelled."""
@@ -203,6 +254,56 @@ class Server:
             log.exception("%s failed for socket %s", event, sid)
             actions = internal_error(sid, event)
         await perform(self.sio, actions)
+
+
+class ApiRoute(Route):
+    """A route for one method (GET also takes HEAD); any other gets a JSON 405.
+
+    `method` is what docs/openapi.yaml documents for the path (a test holds the two equal).
+    """
+
+    def __init__(self, method: str, path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.method = method
+        allowed = [method, "HEAD"] if method == "GET" else [method]
+
+        async def handle(request: Request) -> Response:
+            if request.method not in allowed:
+                return _json(rooms_api.method_not_allowed(allowed))
+            return await endpoint(request)
+
+        super().__init__(path, handle, name=f"{method} {path}")
+        _any_method(self)
+
+
+def _any_method(route: Route) -> Route:
+    """Every method reaches the endpoint, which answers it (Starlette's default is GET only)."""
+    route.methods = None
+    return route
+
+
+async def _no_such_endpoint(request: Request) -> Response:
+    return _json(rooms_api.no_such_endpoint())
+
+
+def _room_id(request: Request) -> str:
+    return str(request.path_params["room_id"])
+
+
+def _json(answer: ApiAnswer) -> Response:
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+async def _body_fits(request: Request, limit: int) -> bool:
+    """Whether the request's body is at most `limit` bytes (read no further than that)."""
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > limit:
+        return False
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return False
+    return True
 
 
 def _refusal(reason: str) -> socketio.exceptions.ConnectionRefusedError:

@@ -192,17 +192,21 @@ class Handlers:
             raise protocol.ProtocolError("bad_request", "this connection has joined another room; open a new one")
         if role == "writer" and await self.store.read(room_id, lambda room: True) is None:
             await self.create_room(room_id)  # a writer resumes a room this server forgot, within the limit
-        joined = await self.store.apply(room_id, Join(sid, role, self.clock()))
-        if isinstance(joined, Refused):
-            raise joined.error
-        if not isinstance(joined, Joined):
-            raise protocol.ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")
+        # Bound first, so that nothing awaits between the room's answer (its text at that moment)
+        # and the adapter putting the socket in the room: a delta relayed in that gap would
+        # never reach this viewer.
         await self.store.bind_socket(sid, room_id)
+        joined = await self.store.apply(room_id, Join(sid, role, self.clock()))
+        if not isinstance(joined, Joined):
+            if bound is None:
+                await self.store.unbind_socket(sid)
+            if isinstance(joined, Refused):
+                raise joined.error
+            raise protocol.ProtocolError("room_not_found", "no such room: check the link, or wait for its writer")
 
         home = protocol.control_room(room_id) if role == "writer" else room_id
-        actions = _replace_writers(room_id, joined.replaced)
+        actions = [add_socket_to_room(sid, home), *_replace_writers(room_id, joined.replaced)]
         actions += [
-            add_socket_to_room(sid, home),
             send_to_socket(
                 sid,
                 protocol.MESSAGE_EVENT,

@@ -80,7 +80,7 @@ def _lifetime(raw: str | None, settings: Settings) -> int | None:
     if raw is None:
         return None
     allowed = settings.lifetimes
-    if not raw.isdigit() or int(raw) not in allowed:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in allowed:
         choices = ", ".join(str(seconds) for seconds in allowed)
         raise ProtocolError("bad_request", f"lifetime must be one of {choices} (seconds)")
     return int(raw)

@@ -12,6 +12,7 @@ On Azure a `Socket` entity per socket also remembers the room it joined, so that
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,6 +173,14 @@ def sweep_verdict(room: Room, now: float, settings: Settings) -> Delete | bool |
     if room.is_idle(now, settings.room_idle_seconds):
         return True
     return Delete(now) if room.has_expired(now) else None
+
+
+def next_sweep_at(room: Room, settings: Settings) -> float:
+    """The first time `sweep_verdict` may act on `room` (for stores that index rooms by it)."""
+    if room.deleted_at is not None:
+        return room.deleted_at + settings.max_lifetime_seconds
+    blank_and_empty = room.is_idle(math.inf, settings.room_idle_seconds)  # forgotten once idle
+    return min(room.expires_at, room.last_active + settings.room_idle_seconds) if blank_and_empty else room.expires_at
 
 
 def _on_tombstone(operation: Operation) -> Result:

@@ -1,6 +1,7 @@
 // Storage for the Function App host: blobs (leases, the deployment package), queues and
-// tables (Durable Functions' task hub). Shared-key access is off: the app reaches it only
-// with its managed identity (roles in roles.bicep).
+// tables (Durable Functions' task hub, and the app's own: the streams' history and the
+// sweep's index of rooms). Shared-key access is off: the app reaches it only with its
+// managed identity (roles in roles.bicep: Storage Table Data Contributor for the tables).
 
 @description('Azure region for the storage account.')
 param location string
@@ -61,6 +62,25 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   properties: {
     publicAccess: 'None'
   }
+}
+
+// The app's tables, named as azure_adapter/table_names.py names them (tests/infra checks).
+var historyTableName = 'streamhistory'
+var roomsTableName = 'streamrooms'
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource historyTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: historyTableName
+}
+
+resource roomsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: roomsTableName
 }
 
 output storageAccountName string = storage.name

@@ -67,6 +67,7 @@ export class Link {
     this.joinTimer = null;
     this.status = 'connecting';
     this.negotiating = false;
+    this.stopped = false; // the stream is gone: no more tries
     window.addEventListener('offline', () => this.setStatus('offline'));
     window.addEventListener('online', () => {
       if (this.socket && !this.socket.connected) this.socket.connect();
@@ -94,9 +95,11 @@ export class Link {
 
   async negotiateUntilDone() {
     this.closeSocket();
-    for (;;) {
+    while (!this.stopped) {
       try {
-        this.grant = await negotiate(this.apiBase, this.params());
+        const grant = await negotiate(this.apiBase, this.params());
+        if (this.stopped) return;
+        this.grant = grant;
         this.negotiations += 1;
         this.backoff.reset();
         this.onGrant?.(this.grant);
@@ -116,7 +119,16 @@ export class Link {
     }
   }
 
+  // For good: the stream was deleted (the server disconnects every socket next).
+  stop(status) {
+    this.stopped = true;
+    this.closeSocket();
+    this.joined = false;
+    this.setStatus(status);
+  }
+
   openSocket() {
+    if (this.stopped) return;
     const { endpoint, path, token } = this.grant;
     const socket = io(endpoint, {
       path,
@@ -165,6 +177,11 @@ export class Link {
       this.closeSocket();
       this.setStatus('superseded');
       this.onTrouble?.(message.message);
+      return;
+    }
+    if (message?.type === TYPES.DELETED) {
+      this.stop('deleted');
+      this.onMessage(message);
       return;
     }
     if (message?.type !== TYPES.ACK_JOIN_ROOM) {

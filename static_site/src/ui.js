@@ -13,6 +13,9 @@ const STATUS_TEXT = {
   refused: 'refused',
   superseded: 'opened elsewhere',
   'writer offline': 'writer offline',
+  ended: 'ended',
+  deleted: 'deleted',
+  replay: 'replay',
 };
 
 export const ui = {
@@ -20,7 +23,7 @@ export const ui = {
 
   setRole(role) {
     document.body.dataset.role = role;
-    $('role').textContent = role === 'writer' ? 'Writer' : 'Viewer';
+    $('role').textContent = { writer: 'Writer', viewer: 'Viewer', replay: 'Recording' }[role] ?? role;
   },
 
   setStatus(status) {

@@ -2,16 +2,22 @@
 // applyEdits, in version order (versions.js), so typing and undo cannot touch the text.
 
 import { monaco } from './monaco.js';
-import { applyDelta, replaceText, toRanges, EditError } from './edits.js';
+import { applyDelta, replaceText, EditError } from './edits.js';
+import { drawWriterCursor } from './cursor.js';
 import { Link } from './link.js';
 import { VersionTracker } from './versions.js';
 import { TYPES, controlRoom, syncRequest } from './protocol.js';
 import { ui, languageInfo } from './ui.js';
+import { Timeline } from './timeline.js';
+import { PastModel } from './pastmodel.js';
+import { ApiError, download, exportFile, loadHistory } from './api.js';
+import { ReplayError } from './replay.js';
 
 const SYNC_EVERY_MS = 1000;
 const UNNEGOTIATED_GAP_MS = 1000; // a server whose negotiate sends no limits (the tutorial's)
 const CHECK_EVERY_MS = 250;
-const NEVER_GROWS = monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges;
+const REFRESH_EVERY_MS = 15_000; // while live, the timeline's end catches up with the stream
+const JOIN_READ_SPREAD_MS = 1000;
 
 export function startViewer({ config, editor, roomId }) {
   quietLanguageServices();
@@ -25,6 +31,16 @@ export function startViewer({ config, editor, roomId }) {
   const viewer = new Viewer(config, editor, model, roomId);
   viewer.link.start();
   return viewer;
+}
+
+// A read-only viewer of something that is no live stream (a recording): no language services.
+export function readOnly(editor) {
+  quietLanguageServices();
+  editor.updateOptions({
+    readOnly: true,
+    domReadOnly: true,
+    readOnlyMessage: { value: 'This is a recording: nobody types here.' },
+  });
 }
 
 // A read-only copy needs no completions, hovers or squiggles: leaving the language services
@@ -51,7 +67,13 @@ class Viewer {
     Object.assign(this, { editor, model, roomId });
     this.tracker = new VersionTracker();
     this.cursor = null; // the writer's last cursor message
-    this.decorations = editor.createDecorationsCollection();
+    this.cursorIds = [];
+    this.apiBase = config.apiBaseUrl;
+    this.past = new PastModel();
+    this.views = new Map(); // model -> its scroll, kept while the other one is shown
+    this.ended = null; // when the stream ended (seconds since the epoch), once it has
+    this.expiresAt = null;
+    this.loading = null; // the history request under way
     this.writerOnline = null;
     this.joinedAt = 0;
     this.lastSync = -Infinity;
@@ -63,7 +85,8 @@ class Viewer {
     this.link = new Link({
       apiBase: config.apiBaseUrl,
       params: () => ({ room_id: roomId }),
-      onJoined: () => this.joined(),
+      onGrant: (grant) => this.granted(grant),
+      onJoined: (ack) => this.joined(ack),
       onMessage: (message) => this.received(message),
       onStatus: () => this.showStatus(),
       onTrouble: (text) => ui.notice(text),
@@ -72,21 +95,149 @@ class Viewer {
     this.follow = ui.$('follow');
     this.follow.addEventListener('change', () => this.drawCursor());
     ui.$('download').addEventListener('click', () => this.download());
-    setInterval(() => this.checkGap(), CHECK_EVERY_MS);
+    this.abort = new AbortController();
+    this.timeline = new Timeline(this, { live: true, signal: this.abort.signal });
+    this.timers = [
+      setInterval(() => this.checkGap(), CHECK_EVERY_MS),
+      setInterval(() => this.catchUp(), REFRESH_EVERY_MS),
+    ];
+  }
+
+  granted(grant) {
+    if (grant.expires_at) this.expiresAt = grant.expires_at;
+    if (grant.ended) this.streamEnded(grant.ended_at ?? null);
   }
 
   // Every join starts again from the server's snapshot, which follows the ack at once: after a
   // server restart the writer's numbering may have started over.
-  joined() {
+  joined(ack) {
     this.tracker = new VersionTracker();
     this.joinedAt = performance.now();
+    if (ack?.expires_at) this.expiresAt = ack.expires_at;
+    if (ack?.ended_at) this.streamEnded(ack.ended_at);
     this.showStatus();
+    // Spread the reads of viewers who joined together (a server restart brings them all back).
+    setTimeout(() => this.refresh(), Math.random() * JOIN_READ_SPREAD_MS);
   }
 
   received(message) {
     if (message.type === TYPES.EDITOR_MESSAGE) this.stream(message.data ?? {});
     else if (message.type === TYPES.PRESENCE) this.presence(message);
+    else if (message.type === TYPES.ENDED) this.streamEnded(message.at ?? Date.now() / 1000);
+    else if (message.type === TYPES.DELETED) this.deleted();
     else if (message.type === TYPES.ERROR) console.warn('codestream: refused:', message.code, message.message);
+  }
+
+  // --- the timeline's host ---
+
+  liveVersion() {
+    return this.tracker.version;
+  }
+
+  showPast(state) {
+    this.switchTo(this.past.model);
+    const head = this.past.show(state);
+    if (this.follow.checked && head) this.editor.revealPositionInCenterIfOutsideViewport(head);
+  }
+
+  showLive() {
+    this.switchTo(this.model);
+    ui.$('language-name').textContent = languageInfo(this.model.getLanguageId()).name;
+    this.drawCursor();
+  }
+
+  // One editor, two models: the live one and the past one; each keeps its own scroll.
+  switchTo(model) {
+    const current = this.editor.getModel();
+    if (current === model) return;
+    this.views.set(current, this.editor.saveViewState());
+    this.editor.setModel(model);
+    const view = this.views.get(model);
+    if (view) this.editor.restoreViewState(view);
+  }
+
+  // Load the history entries the timeline does not have yet. Entries of the last version it has
+  // may have grown (cursors, markers), so ask from the version before and skip the ones it holds.
+  refresh() {
+    if (this.loading) return this.loading;
+    this.loading = this.load().finally(() => (this.loading = null));
+    return this.loading;
+  }
+
+  async load() {
+    try {
+      await this.loadNew();
+    } catch (error) {
+      if (!(error instanceof ReplayError)) throw error;
+      // Not the history this page holds the start of (a server that forgot it and began again):
+      // read it all afresh.
+      console.warn('codestream: the history changed under the timeline; reading it again:', error.message);
+      this.timeline.reset();
+      await this.loadNew();
+    }
+  }
+
+  async loadNew() {
+    const replay = this.timeline.replay;
+    const last = replay.lastVersion;
+    const after = replay.length && last > 0 ? last - 1 : null;
+    let skip = replay.entries.filter((e) => after === null || e.version > after).length;
+    try {
+      await loadHistory(this.apiBase, this.roomId, after, (page) => {
+        const fresh = page.entries.slice(skip);
+        skip = Math.max(0, skip - page.entries.length);
+        this.timeline.append(fresh);
+        if (page.ended && !this.ended) this.streamEnded(page.ended_at ?? null);
+        if (page.expires_at) this.expiresAt = page.expires_at;
+      });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      console.warn('codestream: the history did not load:', error.status, error.message);
+    }
+  }
+
+  // While the viewer is away from live and the stream moved on, or every so often.
+  catchUp() {
+    if (this.ended === null && (this.tracker.version ?? 0) > this.timeline.replay.lastVersion) this.refresh();
+  }
+
+  // The stream ended: what the link opens from now on is the replay, at its end.
+  async streamEnded(at) {
+    if (this.ended !== null) return;
+    this.ended = at ?? Date.now() / 1000;
+    this.showStatus();
+    await this.refresh();
+    this.timeline.end();
+  }
+
+  // Another recording opened in this page.
+  stop() {
+    this.abort.abort();
+    for (const timer of this.timers) clearInterval(timer);
+    this.timeline.pause();
+    this.link.stop('replay');
+  }
+
+  deleted() {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timeline.pause();
+    ui.$('timeline').hidden = true;
+    this.switchTo(this.model);
+    this.model.setValue('');
+    this.past.model.setValue('');
+    ui.setStatus('deleted');
+    ui.notice('This stream was deleted by its writer: its text and its history are gone.');
+  }
+
+  async export() {
+    await this.refresh();
+    const file = exportFile({
+      roomId: this.roomId,
+      endedAt: this.ended,
+      expiresAt: this.expiresAt,
+      entries: this.timeline.replay.entries,
+    });
+    download(`codestream-${this.roomId}.json`, new Blob([JSON.stringify(file)], { type: 'application/json' }));
   }
 
   presence(message) {
@@ -97,7 +248,9 @@ class Viewer {
 
   showStatus() {
     const status = this.link.status;
-    ui.setStatus(status === 'live' && this.writerOnline === false ? 'writer offline' : status);
+    if (status === 'deleted') return;
+    if (this.ended !== null && status === 'live') ui.setStatus('ended');
+    else ui.setStatus(status === 'live' && this.writerOnline === false ? 'writer offline' : status);
   }
 
   stream(data) {
@@ -105,7 +258,9 @@ class Viewer {
     else if (data.type === TYPES.DELTA) this.delta(data);
     else if (data.type === TYPES.CURSOR) this.cursor = data;
     else if (data.type === TYPES.LANGUAGE) this.setLanguage(data.language);
+    else if (data.type === TYPES.MARKER) this.refresh(); // a new marker: show it on the timeline
     this.drawCursor();
+    if (!this.timeline.atLive) this.timeline.render(); // "N edits behind" counts on
   }
 
   full(data) {
@@ -163,32 +318,17 @@ class Viewer {
     const cursor = this.cursor;
     const version = this.tracker.version;
     if (!cursor || !Array.isArray(cursor.selections) || version === null || cursor.version > version) return;
-    const decorations = [];
-    for (const { anchor, head } of toRanges(this.model, cursor.selections)) {
-      const range = monaco.Range.fromPositions(anchor, head);
-      if (!range.isEmpty()) {
-        decorations.push({ range, options: { className: 'writer-selection', stickiness: NEVER_GROWS } });
-      }
-      decorations.push({
-        range: monaco.Range.fromPositions(head, head),
-        options: { beforeContentClassName: 'writer-cursor', stickiness: NEVER_GROWS, hoverMessage: { value: 'the writer' } },
-      });
+    const { ids, head } = drawWriterCursor(this.model, this.cursorIds, cursor.selections);
+    this.cursorIds = ids;
+    if (this.follow.checked && head && this.editor.getModel() === this.model) {
+      this.editor.revealPositionInCenterIfOutsideViewport(head);
     }
-    this.decorations.set(decorations);
-    const head = toRanges(this.model, cursor.selections.slice(-1))[0]?.head;
-    if (this.follow.checked && head) this.editor.revealPositionInCenterIfOutsideViewport(head);
   }
 
+  // The text on screen (live or past) as a file.
   download() {
-    const { extension } = languageInfo(this.model.getLanguageId());
-    const blob = new Blob([this.model.getValue()], { type: 'text/plain;charset=utf-8' });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `codestream${extension}`;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    const model = this.editor.getModel();
+    const { extension } = languageInfo(model.getLanguageId());
+    download(`codestream${extension}`, new Blob([model.getValue()], { type: 'text/plain;charset=utf-8' }));
   }
 }

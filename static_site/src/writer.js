@@ -6,7 +6,17 @@ import { wireEvent, toWireSelections, replaceText } from './edits.js';
 import { Link } from './link.js';
 import { Pacer } from './pacer.js';
 import { ui, languages } from './ui.js';
-import { EVENTS, TYPES, cursorMessage, deltaMessage, fullMessage, isSyncRequest, languageMessage } from './protocol.js';
+import { StreamControls } from './streamcontrols.js';
+import {
+  EVENTS,
+  TYPES,
+  cursorMessage,
+  deltaMessage,
+  fullMessage,
+  isSyncRequest,
+  languageMessage,
+  markerMessage,
+} from './protocol.js';
 
 const SESSION_KEY = 'codestream.writer'; // {room_id, writer_key}: a reload resumes the room
 const TEXT_KEY = 'codestream.text'; // {room_id, version, content, language}: survives a reload
@@ -47,13 +57,15 @@ class Writer {
     this.eol = model.getEOL();
     this.sendWindowMs = config.sendWindowMs;
     this.pacer = new Pacer(config.sendWindowMs, () => this.flush());
+    this.ended = false; // the stream ended: the server takes nothing more from us
+    this.controls = new StreamControls(this, config.apiBaseUrl);
     this.link = new Link({
       apiBase: config.apiBaseUrl,
       params: () => this.resumeParams(),
       onGrant: (grant) => this.granted(grant),
       onJoined: (ack) => this.joined(ack),
       onMessage: (message) => this.received(message),
-      onStatus: (status) => ui.setStatus(status),
+      onStatus: (status) => ui.setStatus(this.ended && status === 'live' ? 'ended' : status),
       onTrouble: (text) => ui.notice(text),
       onRefused: (error) => this.refused(error),
     });
@@ -65,11 +77,13 @@ class Writer {
 
   resumeParams() {
     const grant = this.link.grant ?? readJson(SESSION_KEY);
-    return grant ? { room_id: grant.room_id, writer_key: grant.writer_key } : {};
+    return grant ? { room_id: grant.room_id, writer_key: grant.writer_key } : { lifetime: this.controls.lifetime };
   }
 
   granted(grant) {
     this.keepToRate(grant.limits?.messages_per_second);
+    this.controls.granted(grant);
+    if (grant.ended) this.streamEnded(grant.ended_at ?? null);
     sessionStorage.setItem(SESSION_KEY, JSON.stringify({ room_id: grant.room_id, writer_key: grant.writer_key }));
     const link = `${location.origin}${location.pathname}#${grant.room_id}`;
     ui.$('share-link').value = link;
@@ -116,7 +130,7 @@ class Writer {
   // --- sending ---
 
   flush() {
-    if (!this.link.joined || this.adopting) return; // kept; a (re)join sends the full text
+    if (!this.link.joined || this.adopting || this.ended) return; // kept; a (re)join sends the full text
     this.measureDelay();
     if (this.needFull || this.pending.some((e) => e.isFlush) || this.tooBig()) {
       this.sendFull();
@@ -175,6 +189,8 @@ class Writer {
   // After each (re)join: agree with the server on the text. A reloaded page takes the
   // server's newer text; otherwise the page is the truth and pushes its text if they differ.
   joined(ack) {
+    this.controls.granted(ack);
+    if (ack.ended_at) this.streamEnded(ack.ended_at);
     const server = ack.version;
     if (this.firstJoin && server !== null && server > this.version && !this.pending.length) {
       this.adopting = true; // the server's full follows the ack
@@ -202,7 +218,63 @@ class Writer {
       this.editorMessage(message.data ?? {});
     } else if (message.type === TYPES.ERROR) {
       this.refusedMessage(message);
+    } else if (message.type === TYPES.ENDED) {
+      this.streamEnded(message.at);
+    } else if (message.type === TYPES.DELETED) {
+      this.deleted();
     }
+  }
+
+  // --- the stream's life ---
+
+  // A marker at the text as it is now: what is typed but not sent yet goes first.
+  mark(label) {
+    if (!this.link.joined || this.ended) return false;
+    this.flush();
+    return this.link.send(markerMessage(this.version, label));
+  }
+
+  // Nothing typed, nothing streamed, nobody watching: starting again costs no one anything.
+  isFresh() {
+    return this.version === 0 && !this.pending.length && this.viewers === 0 && this.model.getValueLength() === 0;
+  }
+
+  // A new stream in place of this one (a new link), e.g. with another lifetime.
+  restart() {
+    sessionStorage.removeItem(SESSION_KEY);
+    sessionStorage.removeItem(TEXT_KEY);
+    this.link.grant = null;
+    this.firstJoin = true;
+    this.link.renegotiate();
+  }
+
+  // A recording opened in this page: stop streaming (a reload resumes the stream).
+  stop() {
+    this.save();
+    this.link.stop('replay');
+    this.ended = true;
+  }
+
+  export() {}
+
+  streamEnded() {
+    if (this.ended) return;
+    this.ended = true;
+    this.editor.updateOptions({ readOnly: true, readOnlyMessage: { value: 'This stream has ended.' } });
+    this.controls.disable({ deleted: false });
+    ui.setStatus('ended');
+    ui.notice('');
+  }
+
+  deleted() {
+    this.link.stop('deleted');
+    this.streamEnded();
+    this.controls.disable({ deleted: true });
+    sessionStorage.removeItem(SESSION_KEY);
+    sessionStorage.removeItem(TEXT_KEY);
+    ui.$('share-link').value = '';
+    ui.setStatus('deleted');
+    ui.notice('Stream deleted: its text and history are gone. New stream starts another.');
   }
 
   // A viewer who joined may have got the room's text from before our last language change (on
@@ -244,7 +316,7 @@ class Writer {
   // at most once a second so a refusal cannot turn into a loop.
   refusedMessage(message) {
     console.warn('codestream: the server refused a message:', message.code, message.message);
-    if (message.event !== EVENTS.sendToRoom) return;
+    if (message.event !== EVENTS.sendToRoom || this.ended) return;
     if (message.code === 'too_large') ui.notice(`Not streamed: ${message.message}`);
     const wait = Math.max(0, this.lastErrorFull + ERROR_FULL_COOLDOWN_MS - performance.now());
     setTimeout(() => {

@@ -17,6 +17,8 @@ import pytest
 import pytest_asyncio
 import uvicorn
 
+from azure_adapter.table_history import STORAGE
+from azure_local.azurite import azurite_tables
 from azure_local.host import CONNECTION_SETTING, ROOT, LocalAzure, local_connection
 from azure_local.worker import Worker
 from shared.capabilities import new_secret
@@ -31,9 +33,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
 
 
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's Table service for the session (tools/azurite): its connection string."""
+    with azurite_tables(tmp_path_factory.mktemp("azurite")) as connection_string:
+        yield connection_string
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def local() -> AsyncIterator[LocalAzure]:
+async def local(azurite: str) -> AsyncIterator[LocalAzure]:
     os.environ.setdefault("CODESTREAM_SECRET", new_secret())
+    os.environ[STORAGE] = azurite  # the host's storage: the history and the rooms' index
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -36,14 +36,15 @@ OUTPUT = {
 CLIENT = {"direction": "IN", "type": "durableClient", "name": "client"}
 
 
-def http(route: str) -> list[dict[str, Any]]:
+def http(route: str, method: str = "GET", actions: bool = False) -> list[dict[str, Any]]:
     return [
         CLIENT,
+        *([OUTPUT] if actions else []),  # the rooms API's end and delete tell the room's sockets
         {
             "direction": "IN",
             "type": "httpTrigger",
             "name": "req",
-            "methods": ["GET", "OPTIONS"],
+            "methods": [method, "OPTIONS"],
             "authLevel": "ANONYMOUS",
             "route": route,
         },
@@ -54,6 +55,15 @@ def http(route: str) -> list[dict[str, Any]]:
 EXPECTED: dict[str, list[dict[str, Any]]] = {
     "negotiate": http("negotiate"),
     "register": http("register"),
+    "room_text": http("rooms/{room_id}/text"),
+    "room_history": http("rooms/{room_id}/history"),
+    "end_room": http("rooms/{room_id}/end", "POST", actions=True),
+    "delete_room": http("rooms/{room_id}", "DELETE", actions=True),
+    "sweep": [
+        CLIENT,
+        OUTPUT,
+        {"direction": "IN", "type": "timerTrigger", "name": "timer", "schedule": "0 */5 * * * *"},
+    ],
     "connect": [trigger("connect")],
     "connected": [OUTPUT, trigger("connected")],
     "join_room": [CLIENT, OUTPUT, trigger("joinRoom")],

@@ -146,11 +146,12 @@ async def test_writer_joins_a_new_room(secret: str, local: LocalAzure, ids: dict
         to_rooms([room], presence, [ids["w"]]),
         to_rooms([room + "-control"], presence, [ids["w"]]),
     ]
-    # The entities learn it by signals: the room is made, the writer joins it, the socket is bound.
+    # The entities learn it by signals: the room is made, the socket is bound (before the room
+    # answers, so nothing relayed meanwhile is lost to it), the writer joins.
     assert signals(local, since) == [
         ("Room", room, "create", {}),
-        ("Room", room, "join", {"socket_id": ids["w"], "role": "writer"}),
         ("Socket", ids["w"], "bind", {"room_id": room}),
+        ("Room", room, "join", {"socket_id": ids["w"], "role": "writer"}),
     ]
     await local.durable.settle()
     assert local.durable.state("Room", room)["writers"] == [ids["w"]]
@@ -194,7 +195,12 @@ async def test_viewer_of_an_unknown_room_is_refused(secret: str, local: LocalAzu
         message(ids["v"], {"type": "ackJoinRoom", "success": False, "error": error}),
         message(ids["v"], {"type": "error", **error, "event": "joinRoom"}),
     ]
-    assert signals(local, since) == []  # nothing to change
+    # Bound before the room answered, and freed when it refused (within this call, so the
+    # unbind does not depend on the bind's signal having run).
+    assert signals(local, since) == [
+        ("Socket", ids["v"], "bind", {"room_id": room}),
+        ("Socket", ids["v"], "unbind", {"socket_id": ids["v"]}),
+    ]
 
 
 # --- sendToRoom -----------------------------------------------------------------------

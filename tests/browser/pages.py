@@ -64,3 +64,24 @@ def wait_equal(writer: Page, *viewers: Page) -> str:
     for viewer in viewers:
         wait_text(viewer, expected)
     return expected
+
+
+def history_loaded(viewer: Page) -> None:
+    """Waits until the viewer's timeline holds the history up to the text it shows live."""
+    viewer.wait_for_function(
+        """() => { const s = codestream.session;
+            return s.tracker.version !== null && s.timeline.replay.lastVersion >= s.tracker.version; }""",
+        timeout=TIMEOUT_MS,
+    )
+
+
+def live_text(viewer: Page) -> str:
+    """The viewer's live document, whatever point of the timeline the editor shows."""
+    return viewer.evaluate("codestream.session.model.getValue()")
+
+
+def type_slowly(page: Page, words: list[str], pause_ms: int = 150) -> None:
+    """Types each word as its own burst, so the history holds several distinct moments."""
+    for word in words:
+        page.keyboard.type(word)
+        page.wait_for_timeout(pause_ms)

@@ -47,8 +47,10 @@ AUDIT = """() => {
   const name = (e) => (e.getAttribute('aria-label') || (e.labels && [...e.labels].map((l) => l.textContent).join(' '))
     || e.textContent || '').trim();
   const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
-  const controls = [...document.querySelectorAll('header button, header input, header select')].filter(visible);
-  const texts = [...document.querySelectorAll('header *')].filter((e) => visible(e) && [...e.childNodes].some(
+  const bars = '.bar, .timeline'; // the header, the writer's stream bar, the viewer's timeline
+  const controls = [...document.querySelectorAll(['button', 'input', 'select', '[role=slider]']
+    .map((c) => `:is(${bars}) ${c}`).join(','))].filter(visible);
+  const texts = [...document.querySelectorAll(`:is(${bars}) *`)].filter((e) => visible(e) && [...e.childNodes].some(
     (n) => n.nodeType === 3 && n.textContent.trim()));
   return {
     unnamed: controls.filter((e) => !name(e)).map((e) => e.outerHTML),
@@ -63,7 +65,7 @@ AUDIT = """() => {
 def audit(page: Page) -> None:
     result = page.evaluate(AUDIT)
     assert result["unnamed"] == []
-    assert result["contrast"], "no text found in the header"
+    assert result["contrast"], "no text found in the bars"
     low = [item for item in result["contrast"] if item["ratio"] < 4.5]
     assert low == [], f"text below 4.5:1 contrast in the {page.evaluate('document.body.dataset.theme')} theme"
 
@@ -82,8 +84,12 @@ def test_controls_are_labelled_and_readable_in_both_themes(context: BrowserConte
             audit(page)
     for name in ("Share link", "Language"):
         expect(writer.get_by_label(name, exact=True)).to_be_visible()
-    for role, name in (("button", "Copy link"), ("button", "New stream")):
+    for role, name in (("button", "Copy link"), ("button", "New stream"), ("button", "Add marker")):
         expect(writer.get_by_role(role, name=name)).to_be_visible()
+    for role, name in (("button", "End stream"), ("button", "Delete stream"), ("combobox", "Lifetime")):
+        expect(writer.get_by_role(role, name=name)).to_be_visible()
+    expect(viewer.get_by_role("slider", name="Stream time")).to_be_visible()
+    expect(viewer.get_by_role("button", name="Export")).to_be_visible()
     expect(viewer.get_by_role("checkbox", name="Follow the writer")).to_be_visible()
     expect(viewer.get_by_role("button", name="Download")).to_be_visible()
     expect(viewer.get_by_role("status")).to_have_text("live")

@@ -77,7 +77,7 @@ async def test_every_answer_has_the_security_headers(server: RunningServer, meth
             assert response.headers["Cache-Control"] == "no-store"  # a grant holds a token
 
 
-async def test_cors_allowlist_on_negotiate(guarded: RunningServer) -> None:
+async def test_cors_allowlist_on_the_api(guarded: RunningServer) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.get(guarded.url + "/api/negotiate", headers={"Origin": ALLOWED}) as response:
             assert response.status == 200
@@ -87,9 +87,25 @@ async def test_cors_allowlist_on_negotiate(guarded: RunningServer) -> None:
         preflight = {"Origin": FOREIGN, "Access-Control-Request-Method": "GET"}
         async with session.options(guarded.url + "/api/negotiate", headers=preflight) as response:
             assert response.status == 400 and "Access-Control-Allow-Origin" not in response.headers
-        preflight = {"Origin": ALLOWED, "Access-Control-Request-Method": "POST"}
+        preflight = {"Origin": ALLOWED, "Access-Control-Request-Method": "PUT"}
         async with session.options(guarded.url + "/api/negotiate", headers=preflight) as response:
-            assert response.status == 400  # GET only
+            assert response.status == 400  # the API's methods only: GET, POST, DELETE
+        room = "/api/rooms/AAAAAAAAAAAAAAAAAAAAAA"
+        for method, path in (("DELETE", room), ("POST", room + "/end")):  # the writer's, with its key
+            preflight = {
+                "Origin": ALLOWED,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "authorization",
+            }
+            async with session.options(guarded.url + path, headers=preflight) as response:
+                assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == ALLOWED
+                assert method in response.headers["Access-Control-Allow-Methods"]
+                assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
+            async with session.options(guarded.url + path, headers={**preflight, "Origin": FOREIGN}) as response:
+                assert response.status == 400 and "Access-Control-Allow-Origin" not in response.headers
+            preflight["Access-Control-Request-Headers"] = "x-other"
+            async with session.options(guarded.url + path, headers=preflight) as response:
+                assert response.status == 400  # Authorization is the one header allowed
         preflight = {"Origin": ALLOWED, "Access-Control-Request-Method": "GET"}
         async with session.options(guarded.url + "/api/negotiate", headers=preflight) as response:
             assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == ALLOWED

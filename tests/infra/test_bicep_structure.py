@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from azure_adapter.table_names import HISTORY_TABLE, ROOMS_TABLE
 from shared.settings import env_name
 from tests.infra import tools
 
@@ -209,6 +210,20 @@ def test_the_identity_gets_the_roles_its_settings_need(trees: Trees) -> None:
     assignments["storageAccess"] = storage_loop["config"]
     scopes = {name: config["scope"] for name, config in assignments.items()}
     assert scopes == {"storageAccess": "storage", "telemetryAccess": "appInsights", "webPubSubAccess": "webPubSub"}
+
+
+def test_the_app_tables_are_made_in_the_host_storage(trees: Trees) -> None:
+    """The history and the rooms' index (azure_adapter/table_names.py), under the Table service
+    the identity holds Storage Table Data Contributor on (the test above)."""
+    tree = trees[tools.INFRA / "modules" / "storage.bicep"]
+    assert tools.variable(tree, "historyTableName") == HISTORY_TABLE
+    assert tools.variable(tree, "roomsTableName") == ROOMS_TABLE
+    tables = {name: r["config"] for name, r in tree["resources"].items() if r["type"].endswith("/tables")}
+    assert {name: (t["parent"], t["name"]) for name, t in tables.items()} == {
+        "historyTable": ("tableService", "historyTableName"),
+        "roomsTable": ("tableService", "roomsTableName"),
+    }
+    assert resource(tree, "tableService")["parent"] == "storage"
 
 
 def test_the_static_web_app_is_free(trees: Trees) -> None:

@@ -437,5 +437,5 @@ def test_funcignore_keeps_what_deploy_sh_packages() -> None:
     patterns = [p for p in patterns if p and not p.startswith("#")]
     for item in api_files():
         assert not any(fnmatch.fnmatch(item, pattern) for pattern in patterns), f".funcignore drops {item}"
-    for item in ("tests", "static_site", "infra", ".venv", "selfhost", "azure_local", ".venv-azure"):
+    for item in ("tests", "static_site", "infra", ".venv", "selfhost", "azure_local", ".venv-azure", "tools"):
         assert any(fnmatch.fnmatch(item, pattern) for pattern in patterns), f".funcignore keeps {item}"

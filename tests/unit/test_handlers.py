@@ -597,16 +597,26 @@ async def test_newest_writer_takes_over(h: Handlers) -> None:
         "message": "this stream's writer opened it elsewhere (another tab or device); this one is closed",
     }
     assert await h.join_room(w2, {"room_id": ROOM, "writer_key": KEY}) == [
+        add("w2", CONTROL),  # first: nothing may be relayed between the room's answer and this
         to_socket("w1", superseded),
         {"actionName": "removeSocketFromRoom", "namespace": "/", "socketId": "w1", "room": CONTROL},
         {"actionName": "disconnectSockets", "namespace": "/", "rooms": ["w1"], "closeUnderlyingConnection": True},
-        add("w2", CONTROL),
         to_socket("w2", ack("writer", None)),
         to_socket("w2", presence(1, "online")),
         *to_everyone(presence(1, "online"), "w2"),
     ]
     assert room(h).writers == {"w2"}
     assert await h.disconnected(W) == []  # the replaced socket's close changes no presence
+
+
+async def test_a_refused_join_leaves_the_socket_free_to_join_another_room(clock: Clock) -> None:
+    h = make(clock, max_viewers_per_room=1)
+    await h.create_room(ROOM)
+    await h.create_room(OTHER)
+    await h.join_room(V, {"room_id": ROOM})
+    assert (await h.join_room(V2, {"room_id": ROOM}))[0]["parameters"][0]["success"] is False  # full
+    assert (await h.join_room(V2, {"room_id": OTHER}))[1] == to_socket("v2", ack("viewer", None) | {"room_id": OTHER})
+    assert await h.store.socket_room("v2") == OTHER
 
 
 async def test_viewer_limit(clock: Clock) -> None:

@@ -1,0 +1,8 @@
+"""The Function App's own tables, in the host's storage account; infra/modules/storage.bicep makes them.
+
+Not `codestreamHistory` or `codestreamInstances`: table names ignore case, and those are the
+Durable task hub's (hub `codestream`, host.json).
+"""
+
+HISTORY_TABLE = "streamhistory"  # entries and checkpoints, a partition per room (table_history.py)
+ROOMS_TABLE = "streamrooms"  # when each room is due for the sweep (room_index.py)
