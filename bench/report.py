@@ -327,7 +327,7 @@ def _viewers_note(settings: dict[str, Any]) -> list[str]:
 
 
 def _busy_note(m: dict[str, Any]) -> list[str]:
-    load = m["loadavg_at_start"][0]
+    load = max(m["loadavg_at_start"][0], (m.get("loadavg_at_end") or [0])[0])  # it may rise during the run
     if load <= (m["cpus"] or 1):
         return []
     return [
