@@ -384,7 +384,8 @@ def write(results: dict[str, Any], out: Path) -> None:
     if (profile := out / "profile-500.txt").is_file():
         text += "\n" + "\n".join(profile_summary(profile.read_text())) + "\n"
     (out / "results.md").write_text(text)
-    plot(results, out / "latency.png")
+    if _ours(results):  # nothing to plot when the run measured no fan-out (--viewers "")
+        plot(results, out / "latency.png")
 
 
 if __name__ == "__main__":  # re-render results.md and latency.png from a results.json
