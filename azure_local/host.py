@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -49,7 +50,7 @@ class LocalAzure:
             Route(SETTLE_PATH, self.settle),
             *self.durable.routes(),
             Route(
-                f"/{prefix}/{{route:path}}" if prefix else "/{route:path}",
+                f"/{prefix}/{{route:segments}}" if prefix else "/{route:segments}",
                 self.http,
                 methods=["GET", "POST", "OPTIONS", "PUT", "DELETE"],
             ),
@@ -137,6 +138,22 @@ def timer_interval(schedule: str) -> float:
     fields = schedule.split()
     minute = fields[1] if len(fields) == 6 else "*"
     return 60.0 * int(minute[2:]) if minute.startswith("*/") and minute[2:].isdigit() else 60.0
+
+
+class _Segments(Convertor[str]):
+    """Starlette's `path` with line breaks too (`.` stops at them): the Functions host routes a
+    request whose path holds an encoded `%0A` to its function, which answers it."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("segments", _Segments())
 
 
 def match_route(template: str, path: str) -> dict[str, str] | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import jwt
@@ -158,3 +160,19 @@ async def test_a_connect_that_fails_is_refused_at_once(
     refused = await connect_with(local, token(local, f"/clients/socketio/hubs/{local.hub}"))
     assert refused is not None and "connect answered 500" in refused, refused
     assert time.monotonic() - started < 5.0
+
+
+async def test_an_encoded_line_break_in_a_route_reaches_its_function(local: LocalAzure) -> None:
+    """The Functions host hands `/api/rooms/%0Ad/text` to the rooms function (which refuses the
+    id as JSON); Starlette's own `path` would not match a line break (schemathesis found it)."""
+
+    def get() -> tuple[int, str, str]:
+        try:
+            with urllib.request.urlopen(local.base_url + "/api/rooms/%0Ad/text", timeout=10) as answer:
+                return answer.status, answer.headers["Content-Type"], answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers["Content-Type"], error.read().decode()
+
+    status, content_type, body = await asyncio.to_thread(get)
+    assert (status, content_type) == (400, "application/json"), body
+    assert json.loads(body)["error"]["code"] == "bad_request"
