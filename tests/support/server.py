@@ -23,7 +23,7 @@ class RunningServer:
     data_dir: Path
     log: list[str] = field(default_factory=list)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
