@@ -101,7 +101,31 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "KB",
             )
         )
-    return rows
+    return rows + history_targets(results.get("history"))
+
+
+def history_targets(history: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Issue 13's: the text at any version from the server, what recording costs, disk per hour."""
+    if not history:
+        return []
+    text, cost, hour = history["server_text_at"], history["cpu_overhead"], history["typing_hour"]
+    return [
+        _row(
+            f"text at any version of a {text['versions']:,}-version, {text['text_bytes'] / 1e6:.1f} MB stream, "
+            f"from the server: p99 (the latest text: {text['latest_peer']['p99_ms']} ms)",
+            text["any_version"]["p99_ms"],
+            text["target_p99_ms"],
+            "ms",
+        ),
+        _row(
+            f"{cost['viewers']} viewers: CPU the history adds (µs/delivery with"
+            f" {cost['server_cpu_us_per_delivery']['ours']}, without {cost['server_cpu_us_per_delivery']['nohistory']})",
+            cost["history_adds_percent"],
+            cost["target_percent"],
+            "%",
+        ),
+        _row("one hour of typing at 20 keys/s on disk", hour["mb_on_disk"], hour["target_mb"], "MB"),
+    ]
 
 
 def _converged(o: dict[str, Any], policy: str) -> dict[str, Any]:
