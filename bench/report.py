@@ -109,6 +109,7 @@ def history_targets(history: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not history:
         return []
     text, cost, hour = history["server_text_at"], history["cpu_overhead"], history["typing_hour"]
+    per_delivery = cost["server_cpu_us_per_delivery"]
     return [
         _row(
             f"text at any version of a {text['versions']:,}-version, {text['text_bytes'] / 1e6:.1f} MB stream, "
@@ -118,8 +119,8 @@ def history_targets(history: dict[str, Any] | None) -> list[dict[str, Any]]:
             "ms",
         ),
         _row(
-            f"{cost['viewers']} viewers: CPU the history adds (µs/delivery with"
-            f" {cost['server_cpu_us_per_delivery']['ours']}, without {cost['server_cpu_us_per_delivery']['nohistory']})",
+            f"{cost['viewers']} viewers: CPU the history adds"
+            f" (µs/delivery with {per_delivery['ours']}, without {per_delivery['nohistory']})",
             cost["history_adds_percent"],
             cost["target_percent"],
             "%",
