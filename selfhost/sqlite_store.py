@@ -254,6 +254,9 @@ class _Database:
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Streams' text is only for those who hold their links: the file (and its -wal and
+            # -shm, which SQLite makes with the same mode) is the server's own, like its secret.
+            self.path.touch(mode=0o600, exist_ok=True)
             conn = sqlite3.connect(self.path)
             try:
                 conn.execute("PRAGMA busy_timeout = 60000")

@@ -51,7 +51,10 @@ async def test_a_sigkill_keeps_what_the_history_held_a_second_before(tmp_path: P
     finally:
         assert second.stop() == 0
 
-    store = await SqliteStore.open(database_path(Settings(data_dir=str(tmp_path))), Settings())
+    path = database_path(Settings(data_dir=str(tmp_path)))
+    for file in path.parent.glob(path.name + "*"):  # with its -wal and -shm, while they exist
+        assert file.stat().st_mode & 0o777 == 0o600, file  # the streams' text is the server's own
+    store = await SqliteStore.open(path, Settings())
     try:
         latest = await store.read_text(writer.room_id)
         assert latest is not None and confirmed <= latest.version <= typed
