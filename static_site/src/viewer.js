@@ -164,6 +164,18 @@ class Viewer {
     return this.loading;
   }
 
+  // A new marker: read the history until it holds it. The relayed marker may arrive before its
+  // store keeps it (on Azure the room's entity records it just after the relay).
+  async showMarker(marker) {
+    const label = String(marker.label).trim();
+    const count = () => this.timeline.markers.filter((m) => m.label === label).length;
+    const before = count();
+    for (let attempt = 0; attempt < 10 && count() === before; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 300));
+      await this.refresh();
+    }
+  }
+
   async load() {
     try {
       await this.loadNew();
@@ -258,7 +270,7 @@ class Viewer {
     else if (data.type === TYPES.DELTA) this.delta(data);
     else if (data.type === TYPES.CURSOR) this.cursor = data;
     else if (data.type === TYPES.LANGUAGE) this.setLanguage(data.language);
-    else if (data.type === TYPES.MARKER) this.refresh(); // a new marker: show it on the timeline
+    else if (data.type === TYPES.MARKER) this.showMarker(data);
     this.drawCursor();
     if (!this.timeline.atLive) this.timeline.render(); // "N edits behind" counts on
   }
