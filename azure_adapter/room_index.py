@@ -17,13 +17,14 @@ upserts and deletes of exact keys, so an entity batch that runs again rewrites t
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from .table_names import ROOMS_TABLE
+from .table_names import ROOMS_TABLE, open_table
 
 PARTITION = "due"
 
@@ -49,14 +50,10 @@ class RoomIndex:
     def __init__(self, service: Any, table: str = ROOMS_TABLE) -> None:
         self.service = service
         self.table_name = table
-        self._table: Any = None
 
-    @property
+    @functools.cached_property
     def table(self) -> Any:
-        if self._table is None:
-            self.service.create_table_if_not_exists(self.table_name)
-            self._table = self.service.get_table_client(self.table_name)
-        return self._table
+        return open_table(self.service, self.table_name)  # on first use: most functions touch no table
 
     def add(self, room_id: str, at: float) -> None:
         self.table.upsert_entity({"PartitionKey": PARTITION, "RowKey": _key(at, room_id), "room": room_id})

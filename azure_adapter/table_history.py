@@ -22,6 +22,7 @@ One partition per room (PartitionKey = the room id) in table `streamhistory` (no
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from shared.history import (
     text_at,
 )
 
-from .table_names import HISTORY_TABLE
+from .table_names import HISTORY_TABLE, open_table
 
 STORAGE = "AzureWebJobsStorage"  # the Functions host's own storage setting, in each of its forms
 
@@ -183,15 +184,11 @@ class TableHistory:
     def __init__(self, service: Any, table: str = HISTORY_TABLE) -> None:
         self.service = service
         self.table_name = table
-        self._table: Any = None
         self._heads: dict[str, _Head] = {}  # what this process last wrote or read of each head
 
-    @property
+    @functools.cached_property
     def table(self) -> Any:
-        if self._table is None:
-            self.service.create_table_if_not_exists(self.table_name)
-            self._table = self.service.get_table_client(self.table_name)
-        return self._table
+        return open_table(self.service, self.table_name)  # on first use: most functions touch no table
 
     # --- writing ---
 

@@ -42,9 +42,9 @@ def unreachable_tables(secret: str) -> Iterator[list[bool]]:
         def __getattr__(self, name: str) -> object:
             return getattr(dead if switch[0] else working, name)
 
-    history._table = Switch()
+    history.table = Switch()
     yield switch
-    history._table = working
+    history.table = working
 
 
 async def test_a_failed_history_write_keeps_the_room_and_heals_at_the_next_change(
