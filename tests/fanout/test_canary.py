@@ -1,9 +1,10 @@
 """Fails when an upgrade changes what selfhost/fanout.py copied from the libraries or relies on.
 
 selfhost/fanout.py copies engineio's AsyncSocket.poll, stands beside engineio's WebSocket writer
-loop and uvicorn's websockets-sansio `send`, and replaces python-socketio's broadcast. If one of
-these changes, re-read it, carry the change into fanout.py (or drop the override), run
-tests/fanout and then update the digest here.
+loop and uvicorn's websockets-sansio `send`, and replaces python-socketio's broadcast and
+engineio's heartbeat (its ping tasks and service task). If one of these changes, re-read it,
+carry the change into fanout.py (or drop the override), run tests/fanout and then update the
+digest here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import inspect
 import re
 from pathlib import Path
 
+import engineio
 import engineio.async_socket
 import socketio
 from engineio.async_drivers import asgi
@@ -32,6 +34,10 @@ COPIED = {
     _socket._upgrade_websocket: "820b83efe96adb98",  # wrapped
     _socket._websocket_handler: "27f120df4d717a24",  # its writer loop: poll, then send each packet
     _socket.send: "0437276ccba7ab09",  # the queued path
+    _socket.schedule_ping: "fe316639159cd70d",  # replaced by fanout._schedule_ping
+    _socket._send_ping: "67db82a704ea49d0",  # what fanout._beat does when a ping is due
+    _socket.check_ping_timeout: "77616d5ca7809257",  # called by fanout._beat, as engineio's service task
+    engineio.AsyncServer._service_task: "b6358bda51d0b34b",  # replaced by fanout._service_task
     socketio.AsyncManager.emit: "01ccd5b82b4f955e",  # replaced by fanout.deliver
     socketio.AsyncRedisManager._handle_emit: "4284671be955f644",  # replaced likewise
     _uvicorn.__init__: "631dcd744eab875f",  # its permessage-deflate settings, replaced
