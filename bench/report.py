@@ -324,9 +324,9 @@ def profile_summary(text: str, top: int = 8) -> list[str]:
         "## Profile",
         "",
         "py-spy (`BENCH_PROFILE=1`, bench/results/profile-500.txt) of the server, 500 viewers, our pacing;"
-        " the functions with most samples of their own (the first `_write` line of selfhost/fanout.py is its"
-        " `connection.transport.write(frame)`, the kernel's socket write; `_worker` lines are the SQLite"
-        " store's thread waiting for work, which py-spy counts as busy):",
+        " the functions with most samples of their own (the first `deliver` line of selfhost/fanout.py is its"
+        " `route.transport.write(frame)`, the kernel's socket write; `_ready` is the check before it;"
+        " `_worker` lines are the SQLite store's thread waiting for work, which py-spy counts as busy):",
         "",
         *(["    " + line.strip() for line in head] + [""] if head else []),
         *("    " + line for line in own),
