@@ -194,12 +194,12 @@ class _Deflated:
 
 
 def _cut_off(s: Any) -> bool:
-    connection = s.codestream_connection
-    if connection is None or connection.disconnected:
+    route = s.codestream_route
+    if route is None or route.connection.disconnected:
         return False
     log.info("cutting off socket %s: it stopped reading (%d packets queued)", s.sid, s.queue.qsize())
     counters.cut_off += 1
-    connection.transport.abort()  # engineio then closes the socket as for any lost connection
+    route.transport.abort()  # engineio then closes the socket as for any lost connection
     return True
 
 
@@ -284,9 +284,9 @@ async def _beat(server: Any) -> None:
             continue
         elif s.last_ping and wall - s.last_ping > server.ping_timeout:
             await s.check_ping_timeout()  # closes the socket, as engineio's service task does
-            if s.closed and s.codestream_connection is not None:
+            if s.closed and s.codestream_route is not None:
                 # engineio would leave its WebSocket open for as long as the client sends anything
-                s.codestream_connection.transport.abort()
+                s.codestream_route.transport.abort()
         elif (due := s.codestream_ping_due) is not None and due <= now:
             s.codestream_ping_due = None
             s.last_ping = wall  # as engineio's _send_ping
@@ -347,7 +347,6 @@ async def _upgrade_websocket(self: Any, environ: dict[str, Any]) -> Any:
     if not self.upgraded:
         connection = environ.get("asgi.scope", {}).get("extensions", {}).get(SCOPE_EXTENSION)
         if isinstance(connection, _connection_class or ()):
-            self.codestream_connection = connection
             self.codestream_route = _Route(connection, self.queue)
     environ.pop("wsgi.input", None)
     return await _library_upgrade(self, environ)
@@ -513,7 +512,6 @@ def install() -> Any:
     _OPEN, _DEFLATE = State.OPEN, PerMessageDeflate
     _connection_class = _make_connection_class()
     sock = engineio_async_socket.AsyncSocket
-    sock.codestream_connection = None  # type: ignore[attr-defined]
     sock.codestream_route = None  # type: ignore[attr-defined]
     sock.codestream_sending = False  # type: ignore[attr-defined]
     sock.poll = _poll  # type: ignore[method-assign]
