@@ -202,7 +202,9 @@ async def _open_writer(server: Any) -> tuple[dict[str, Any], Writer]:
 SERVERS = ("ours", "peer", "nohistory")  # nohistory: ours keeping no history (bench/nohistory.py)
 
 
-async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int, kind: str) -> dict[str, Any]:
+async def fan_out(
+    n: int, procs: int, duration: float, work: Path, seed: int, kind: str, round_: int = 0
+) -> dict[str, Any]:
     """N viewers on one server (`ours` or the `peer`), both pacings typed to them in turn."""
     # A room takes 1,000 viewers by default (CODESTREAM_MAX_VIEWERS_PER_ROOM): raised for larger N.
     room = {"CODESTREAM_MAX_VIEWERS_PER_ROOM": str(max(1000, n))}
@@ -210,7 +212,7 @@ async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int, ki
         server = start_peer()
     else:
         server = start_server(
-            work / f"data-{kind}-{n}", [], room, "bench.nohistory" if kind == "nohistory" else "selfhost"
+            work / f"data-{kind}-{n}-{round_}", [], room, "bench.nohistory" if kind == "nohistory" else "selfhost"
         )
     generators: list[Generator] = []
     writer: Writer | None = None
@@ -244,6 +246,7 @@ async def fan_out(n: int, procs: int, duration: float, work: Path, seed: int, ki
         result: dict[str, Any] = {
             "server": kind,
             "viewers": n,
+            "round": round_,
             "generator_processes": procs,
             "connected": connected,
             "connect_failures": sum(j["failed"] for j in joined),
@@ -439,11 +442,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         for n in args.viewers:
             procs = args.procs or (1 if n <= 100 else 2 if n <= 500 else 4)
-            for kind in args.servers:
-                print(f"bench: {n} viewers of {kind} over {procs} generator process(es) ...", flush=True)
-                outcome = await fan_out(n, procs, args.duration, work, seed=1000 + n, kind=kind)
-                print(report.summary_line(outcome), flush=True)
-                results["fan_out"].append(outcome)
+            rounds = args.rounds.get(n, 1)
+            for round_ in range(rounds):
+                # Every other round in the other order: the machine's drift during a round (the
+                # servers run one after the other) then weighs on both servers alike.
+                for kind in args.servers if round_ % 2 == 0 else args.servers[::-1]:
+                    of = f", round {round_ + 1} of {rounds}" if rounds > 1 else ""
+                    print(f"bench: {n} viewers of {kind} over {procs} generator process(es){of} ...", flush=True)
+                    outcome = await fan_out(n, procs, args.duration, work, 1000 + n, kind, round_)
+                    print(report.summary_line(outcome), flush=True)
+                    results["fan_out"].append(outcome)
         print("bench: late join of a 1 MB text ...", flush=True)
         results["late_join"] = await late_join(args.late_size, args.late_joins, work)
         print(f"bench: late join {results['late_join']['ms']}", flush=True)
@@ -475,6 +483,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--servers", default="ours,peer", help="servers measured for each N, one after the other (default: %(default)s)"
     )
+    parser.add_argument(
+        "--rounds",
+        default="500:3",
+        help="N:R,...: rounds of every server at N, the order alternating each round; the targets read the"
+        " median round by CPU ratio (default: %(default)s, the N of the CPU ratio target; other N run once)",
+    )
     parser.add_argument("--duration", type=float, default=15, help="seconds of typing per phase (default: 15)")
     parser.add_argument("--procs", type=int, default=0, help="generator processes (default: by N, 1 to 4)")
     parser.add_argument("--late-size", type=int, default=1_000_000, help="late-join text size (default: 1 MB)")
@@ -503,6 +517,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.viewers = [int(v) for v in args.viewers.split(",") if v]
     args.servers = [s for s in args.servers.split(",") if s]
+    try:
+        args.rounds = {int(n): int(r) for n, _, r in (item.partition(":") for item in args.rounds.split(",") if item)}
+    except ValueError:
+        parser.error(f"--rounds takes N:R pairs separated by commas, e.g. 500:3, not {args.rounds!r}")
+    if any(r < 1 for r in args.rounds.values()):
+        parser.error("--rounds: R is at least 1")
     if unknown := set(args.servers) - set(SERVERS):
         parser.error(f"unknown server(s) {sorted(unknown)}: choose from {SERVERS}")
     return args

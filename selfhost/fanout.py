@@ -23,9 +23,12 @@ tests/fanout/test_canary.py fails when an upgrade changes the code copied or rel
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
+import itertools
 import logging
+import operator
 import time
 import zlib
 from dataclasses import dataclass
@@ -94,10 +97,14 @@ async def deliver(
         return
     pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
     payload = pkt.encode().encode()
-    frame = text_frame(payload)
     deflated = _Deflated(payload) if len(payload) >= COMPRESS_MIN_BYTES else None
+    # Every recipient's route is read first, then the frames are written in one C loop: each
+    # kernel write evicts the caches, and the checks' objects were missed after every one. All
+    # the direct writes come before the first await, while the routes read are still true.
+    writes: list[Any] = []  # the ready WebSockets' transport.write
+    deflating: list[_Route] = []  # ready, and negotiated permessage-deflate for a large message
+    queued: list[tuple[str, Any]] = []  # the others: (eio_sid, socket), through engineio's queue
     sockets = manager.server.eio.sockets
-    direct = 0
     for sid, eio_sid in list(manager.get_participants(namespace, room)):
         if sid in skip:
             continue
@@ -105,18 +112,22 @@ async def deliver(
         if s is None:
             continue  # gone since it joined: python-socketio's path would skip it too
         route = _ready(s)
-        if route is not None:
-            if deflated is None or not route.ws.extensions:
-                route.transport.write(frame)
-            else:
-                route.transport.write(_compressed(route.ws, payload, deflated))
-            direct += 1
-            continue
-        if s.queue.qsize() >= MAX_QUEUED_PACKETS and _cut_off(s):
-            continue
-        counters.queued += 1
-        await manager.server._send_eio_packet(eio_sid, pkt)
-    counters.direct += direct
+        if route is None:
+            queued.append((eio_sid, s))
+        elif deflated is not None and route.ws.extensions:
+            deflating.append(route)
+        else:
+            writes.append(route.write)
+    frame = text_frame(payload)
+    collections.deque(map(operator.call, writes, itertools.repeat(frame)), maxlen=0)
+    for route in deflating:
+        assert deflated is not None
+        route.transport.write(_compressed(route.ws, payload, deflated))
+    counters.direct += len(writes) + len(deflating)
+    for eio_sid, s in queued:
+        if s.queue.qsize() < MAX_QUEUED_PACKETS or not _cut_off(s):
+            counters.queued += 1
+            await manager.server._send_eio_packet(eio_sid, pkt)
 
 
 def _ready(s: Any) -> _Route | None:
@@ -145,11 +156,12 @@ def _ready(s: Any) -> _Route | None:
 class _Route:
     """What the fast path reads of one viewer's WebSocket, gathered once when it upgrades."""
 
-    __slots__ = ("connection", "pending", "transport", "writable", "ws")
+    __slots__ = ("connection", "pending", "transport", "writable", "write", "ws")
 
     def __init__(self, connection: Any, queue: asyncio.Queue[Any]) -> None:
         self.connection = connection  # our uvicorn protocol
         self.transport = connection.transport
+        self.write = connection.transport.write
         self.writable = connection.writable  # asyncio.Event: cleared while the transport is paused
         self.ws = connection.conn  # websockets' sans-I/O protocol
         self.pending = queue._queue  # type: ignore[attr-defined]  # the engineio queue's deque

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -57,6 +58,7 @@ def is_writer_key_shape(value: str) -> bool:
     return bool(_WRITER_KEY.fullmatch(value))
 
 
+@functools.lru_cache(maxsize=4096)  # a writer's every message is checked against its room's key
 def writer_key(secret: bytes, room_id: str) -> str:
     return _b64(hmac.new(secret, room_id.encode("ascii"), hashlib.sha256).digest())
 
