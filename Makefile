@@ -93,7 +93,8 @@ $(INFRA_VENV)/.installed: infra/requirements-tools.txt
 	touch $@
 
 # Latency, fan-out and late-join benchmark of the self-hosted server beside a socket.io 4 relay
-# on Node (bench/peer), under the same load in the same run (about 12 minutes).
+# on Node (bench/peer), under the same load in the same run (about 13 minutes; 500 viewers in
+# three rounds, see --rounds).
 bench: setup $(VENV)/.bench-installed bench/peer/node_modules/.installed
 	$(PY) -m bench $(BENCH_ARGS)
 

@@ -385,7 +385,7 @@ def profile_summary(text: str, top: int = 8) -> list[str]:
         "",
         "py-spy (`BENCH_PROFILE=1`, bench/results/profile-500.txt) of the server, 500 viewers, our pacing;"
         " the functions with most samples of their own (the first `deliver` line of selfhost/fanout.py is its"
-        " `route.transport.write(frame)`, the kernel's socket write; `_ready` is the check before it;"
+        " loop of `transport.write(frame)`, the kernel's socket writes; `_ready` is the check before them;"
         " `_worker` lines are the SQLite store's thread waiting for work, which py-spy counts as busy):",
         "",
         *(["    " + line.strip() for line in head] + [""] if head else []),
