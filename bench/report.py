@@ -167,7 +167,7 @@ def history_targets(history: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _of_rounds(results: dict[str, Any], n: int) -> str:
-    """`, the median of R rounds (a, b, c)` when N ran in rounds."""
+    """`, the median round of R (a, b, c)`, the ratios of every round, when N ran in rounds."""
     ours, peer = _runs(results, "ours").get(n, {}), _runs(results, "peer").get(n, {})
     both = sorted(set(ours) & set(peer))
     if len(both) < 2:
