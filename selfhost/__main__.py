@@ -25,6 +25,7 @@ from .app import Server
 from .redact import redact_logs
 from .redis_store import check_reachable, redis_backends
 from .secret import load_secret
+from .shutdown import end_tasks, report_stuck
 from .sqlite_store import SqliteStore
 
 log = logging.getLogger("codestream")
@@ -142,12 +143,19 @@ async def _serve(
             print(f"codestream: cannot open the database in {settings.data_dir}: {error}", file=sys.stderr)
             return 2
     server = Server(settings, secret, **shared)
+    stuck: set[asyncio.Task[Any]] = set()
     try:
-        await _serve_until_stopped(server, sock, log_level)
+        stuck = await _serve_until_stopped(server, sock, log_level)
     finally:
         close = getattr(server.store, "close", None)
         if close is not None:
             await close()  # the SQLite store writes what is queued
+    if stuck:
+        # The event loop's own last cancellation would wait for them forever: the store is
+        # closed, nothing is left to save, so the process ends here and says why.
+        report_stuck(stuck)
+        logging.shutdown()
+        os._exit(1)
     return 0
 
 
@@ -166,16 +174,22 @@ def uvicorn_config(server: Server, log_level: str) -> uvicorn.Config:
     )
 
 
-async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: str) -> None:
+async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: str) -> set[asyncio.Task[Any]]:
+    """Serve until SIGINT or SIGTERM; then end every task; return those that would not end."""
+    running_before = asyncio.all_tasks()  # this one, and the store's own (it ends them as it closes)
     config = uvicorn_config(server, log_level)
     redact_logs()  # uvicorn has set up its log handlers by now
     runner = _Uvicorn(config)
     tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.sweep())]
     tasks += [asyncio.create_task(server.reap_lost_sockets()), asyncio.create_task(server.flush_presence())]
     tasks.append(asyncio.create_task(server.record_due()))
-    await runner.serve(sockets=[sock])  # stops cleanly on SIGINT and SIGTERM
-    for task in tasks:
-        task.cancel()
+    try:
+        await runner.serve(sockets=[sock])  # stops cleanly on SIGINT and SIGTERM
+    finally:
+        # What serving started ends before the store closes (in _serve): it could write to it.
+        stuck = await end_tasks(asyncio.all_tasks() - running_before)
+    del tasks  # held until now: the loop keeps only weak references to tasks
+    return stuck
 
 
 class _Uvicorn(uvicorn.Server):

@@ -211,8 +211,11 @@ class SqliteStore(MemoryRoomStore):
 
     async def _flush_forever(self) -> None:
         while not self._closing:
+            # Not wait_for: on Python 3.11 it adds a task per wait, which the server's shutdown
+            # (shutdown.py) would end before this store closes.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
+                async with asyncio.timeout(self.flush_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.flush()

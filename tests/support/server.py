@@ -22,6 +22,7 @@ class RunningServer:
     url: str
     data_dir: Path
     log: list[str] = field(default_factory=list)
+    drain: threading.Thread | None = None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.process.poll() is None:
@@ -29,8 +30,16 @@ class RunningServer:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
+            # SIGABRT: faulthandler (PYTHONFAULTHANDLER) prints every thread's stack before it ends.
+            self.process.send_signal(signal.SIGABRT)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            if self.drain is not None:
+                self.drain.join(5)
+            raise AssertionError(f"the server did not stop within {timeout} s:\n{self.output()[-6000:]}") from None
 
     def output(self) -> str:
         """Everything the server printed so far."""
@@ -55,6 +64,7 @@ def start_server(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CODESTREAM_")}
     full_env.update(env or {})
     full_env["PYTHONUNBUFFERED"] = "1"
+    full_env["PYTHONFAULTHANDLER"] = "1"  # a server that will not stop shows where it is (stop)
     command = [
         sys.executable,
         "-m",
@@ -86,7 +96,8 @@ def wait_for_visit(server: RunningServer, timeout: float, name: str) -> RunningS
         match = _VISIT.search(line)
         if match:
             server.url = match.group(1).rstrip("/")
-            threading.Thread(target=server._drain, daemon=True).start()
+            server.drain = threading.Thread(target=server._drain, daemon=True)
+            server.drain.start()
             return server
     process.kill()
     raise RuntimeError(f"{name} did not start:\n" + "".join(server.log))
