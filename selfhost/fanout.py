@@ -133,38 +133,39 @@ async def deliver(
 def _ready(s: Any) -> _Route | None:
     """The socket's route if a frame written now keeps its order (else None: use its queue).
 
-    This runs once per recipient, between kernel writes that evict the caches: it reads plain
-    attributes only (no method or property calls but the transport's), the route's first."""
+    This runs once per recipient: it reads plain attributes of the fewest objects (the socket,
+    its route, engineio's queue and the transport), the connection's state through `route.open`."""
     route = s.codestream_route
     if (
         route is not None
-        and route.writable._value  # no backpressure
-        and route.ws._state is _OPEN
-        and not route.ws.expect_continuation_frame
-        and not route.connection.close_sent
+        and route.open  # accepted, no backpressure, no close frame sent or received
         and not route.pending  # nothing queued in engineio ...
         and not s.codestream_sending  # ... or in its writer's hands
         and s.upgraded
         and not s.closing
         and not s.closed
-        and not route.transport.is_closing()
+        and not route.transport.is_closing()  # uvloop closes it at once on a write error
     ):
         return route
     return None
 
 
 class _Route:
-    """What the fast path reads of one viewer's WebSocket, gathered once when it upgrades."""
+    """What the fast path reads of one viewer's WebSocket, kept by the connection itself."""
 
-    __slots__ = ("connection", "pending", "transport", "writable", "write", "ws")
+    __slots__ = ("connection", "open", "pending", "transport", "write", "ws")
 
-    def __init__(self, connection: Any, queue: asyncio.Queue[Any]) -> None:
+    def __init__(self, connection: Any) -> None:
         self.connection = connection  # our uvicorn protocol
         self.transport = connection.transport
         self.write = connection.transport.write
-        self.writable = connection.writable  # asyncio.Event: cleared while the transport is paused
         self.ws = connection.conn  # websockets' sans-I/O protocol
-        self.pending = queue._queue  # type: ignore[attr-defined]  # the engineio queue's deque
+        self.open = False  # set by the connection after each event (Connection.refresh)
+        self.pending: Any = ()  # the engineio queue's deque, once a socket upgrades to it
+
+    def abort(self) -> None:
+        self.open = False
+        self.transport.abort()
 
 
 def _compressed(ws: Any, payload: bytes, deflated: _Deflated) -> bytes:
@@ -211,7 +212,7 @@ def _cut_off(s: Any) -> bool:
         return False
     log.info("cutting off socket %s: it stopped reading (%d packets queued)", s.sid, s.queue.qsize())
     counters.cut_off += 1
-    route.transport.abort()  # engineio then closes the socket as for any lost connection
+    route.abort()  # engineio then closes the socket as for any lost connection
     return True
 
 
@@ -298,7 +299,7 @@ async def _beat(server: Any) -> None:
             await s.check_ping_timeout()  # closes the socket, as engineio's service task does
             if s.closed and s.codestream_route is not None:
                 # engineio would leave its WebSocket open for as long as the client sends anything
-                s.codestream_route.transport.abort()
+                s.codestream_route.abort()
         elif (due := s.codestream_ping_due) is not None and due <= now:
             s.codestream_ping_due = None
             s.last_ping = wall  # as engineio's _send_ping
@@ -359,7 +360,9 @@ async def _upgrade_websocket(self: Any, environ: dict[str, Any]) -> Any:
     if not self.upgraded:
         connection = environ.get("asgi.scope", {}).get("extensions", {}).get(SCOPE_EXTENSION)
         if isinstance(connection, _connection_class or ()):
-            self.codestream_route = _Route(connection, self.queue)
+            route = connection.codestream_route
+            route.pending = self.queue._queue
+            self.codestream_route = route
     environ.pop("wsgi.input", None)
     return await _library_upgrade(self, environ)
 
@@ -377,7 +380,10 @@ def _make_connection_class() -> type:
     class Connection(WebSocketsSansIOProtocol):
         """uvicorn's WebSocket protocol, which puts itself in the ASGI scope's extensions, and
         whose permessage-deflate keeps no zlib state between messages and compresses only
-        large ones (a small message goes as one uncompressed frame, which RFC 7692 allows)."""
+        large ones (a small message goes as one uncompressed frame, which RFC 7692 allows), and
+        which keeps its route's `open` (read by every broadcast) up to date."""
+
+        codestream_route: _Route | None = None
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -399,16 +405,62 @@ def _make_connection_class() -> type:
             scope = getattr(self, "scope", None)
             if scope is not None:  # None: the upgrade was refused
                 scope["extensions"][SCOPE_EXTENSION] = self
+                self.codestream_route = _Route(self)
+
+        def refresh(self) -> None:
+            """Whether a frame may go straight to this connection, after any event that can change it.
+
+            Each of the methods below is where uvicorn changes the connection's state: a close
+            frame sent or received, backpressure, the handshake, the end of the ASGI app."""
+            route = self.codestream_route
+            if route is not None:
+                route.open = (
+                    self.handshake_complete
+                    and not self.close_sent
+                    and not self.disconnected
+                    and self.writable.is_set()
+                    and self.conn.state is _OPEN
+                )
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self.refresh()
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            self.refresh()
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            self.refresh()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            super().connection_lost(exc)
+            self.refresh()
+
+        def shutdown(self) -> None:
+            super().shutdown()
+            self.refresh()
+
+        def keepalive_timeout(self) -> None:
+            super().keepalive_timeout()
+            self.refresh()
+
+        async def run_asgi(self) -> None:
+            try:
+                await super().run_asgi()
+            finally:
+                self.refresh()
 
         async def send(self, message: Any) -> None:
-            if message["type"] == "websocket.accept":
-                await super().send(message)
-                if self.handshake_complete:  # the handshake's request and response (~3 KB) are done with
-                    self.request = self.response = None
-                return
             text = message.get("text") if message["type"] == "websocket.send" else None
             if text is None or len(text) >= COMPRESS_MIN_BYTES or not self.handshake_complete or self.close_sent:
-                return await super().send(message)
+                try:
+                    return await super().send(message)
+                finally:
+                    if message["type"] == "websocket.accept" and self.handshake_complete:
+                        self.request = self.response = None  # the handshake's request and response (~3 KB)
+                    self.refresh()
             await self.writable.wait()  # as uvicorn's send: wait out backpressure
             if self.disconnected or self.conn.state is not _OPEN:
                 raise ClientDisconnected()
@@ -441,6 +493,14 @@ def _requirements() -> list[tuple[Any, str, list[str] | None]]:
         (socketio.AsyncRedisManager, "_handle_emit", ["self", "message"]),
         (proto, "handle_connect", ["self", "event"]),
         (proto, "send", ["self", "message"]),
+        # where uvicorn changes a connection's state: Connection refreshes its route's `open` after each
+        (proto, "data_received", ["self", "data"]),
+        (proto, "pause_writing", ["self"]),
+        (proto, "resume_writing", ["self"]),
+        (proto, "connection_lost", ["self", "exc"]),
+        (proto, "shutdown", ["self"]),
+        (proto, "keepalive_timeout", ["self"]),
+        (proto, "run_asgi", ["self"]),
         (proto, "__init__", ["self", "config", "server_state", "app_state", "_loop"]),
         (protocol.Protocol, "send_text", ["self", "data", "fin"]),
         (protocol.Protocol, "data_to_send", ["self"]),
@@ -472,14 +532,12 @@ def _attributes() -> list[tuple[Any, list[str]]]:
     return [
         (base_socket.BaseSocket.__init__, ["queue", "upgraded", "closed", "closing", "sid", "last_ping"]),
         (base_server.BaseServer.__init__, ["ping_interval", "ping_timeout", "sockets"]),
-        (asyncio.Event.__init__, ["_value"]),  # read by _ready: the writable event's state
         (asyncio.Queue._init, ["_queue"]),  # type: ignore[attr-defined]  # read by _ready: what engineio queued
-        (protocol.Protocol.state.fget, ["_state"]),  # read by _ready
         (
             sansio.WebSocketsSansIOProtocol.__init__,
             ["config", "conn", "transport", "writable", "close_sent", "disconnected", "handshake_complete"],
         ),
-        (protocol.Protocol.__init__, ["extensions", "expect_continuation_frame"]),
+        (protocol.Protocol.__init__, ["extensions"]),
         (
             permessage_deflate.PerMessageDeflate.__init__,
             ["local_no_context_takeover", "local_max_window_bits", "compress_settings"],

@@ -1,7 +1,8 @@
 """Fails when an upgrade changes what selfhost/fanout.py copied from the libraries or relies on.
 
 selfhost/fanout.py copies engineio's AsyncSocket.poll, stands beside engineio's WebSocket writer
-loop and uvicorn's websockets-sansio `send`, and replaces python-socketio's broadcast and
+loop and uvicorn's websockets-sansio protocol (its `send`, and each method that changes a
+connection's state), and replaces python-socketio's broadcast and
 engineio's heartbeat (its ping tasks and service task). If one of these changes, re-read it,
 carry the change into fanout.py (or drop the override), run tests/fanout and then update the
 digest here.
@@ -44,6 +45,9 @@ COPIED = {
     _uvicorn.send: "d4919ed760ce9f7b",  # its websocket.send branch, mirrored; the handshake kept till accept
     asgi.translate_request: "39e74733f1fe46aa",  # environ["wsgi.input"], dropped on a WebSocket
     _uvicorn.handle_connect: "fc648c2161ff8e13",  # where the scope is built
+    # The whole protocol: every place it changes a connection's state (a close frame, the
+    # transport's backpressure or end) must be a method fanout.Connection refreshes `open` after.
+    _uvicorn: "0bbcec98938432f7",
     protocol.Protocol.send_text: "9268f18e580a5d67",  # large messages to deflating viewers
     permessage_deflate.PerMessageDeflate.encode: "b4328e1eac2316cf",  # mirrored by fanout._Deflated
 }
