@@ -21,6 +21,7 @@ from pathlib import Path
 
 import uvicorn
 
+from selfhost.shutdown import Uvicorn
 from shared.capabilities import new_secret
 from shared.settings import Settings
 
@@ -85,7 +86,7 @@ async def _serve_with_storage(sock: socket.socket, base_url: str, log_level: str
     local = LocalAzure(worker, connection, Settings.from_env().hub)
     local.service.connect_timeout = connect_timeout
     config = uvicorn.Config(local.asgi, log_level=log_level, lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
+    server = Uvicorn(config)  # returns on SIGTERM, so that the worker and Azurite are stopped below
     announce = asyncio.create_task(_announce(server, base_url))
     timers = asyncio.create_task(local.run_timers())
     try:

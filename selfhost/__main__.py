@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import socket
 import sqlite3
 import sys
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -25,7 +23,7 @@ from .app import Server
 from .redact import redact_logs
 from .redis_store import check_reachable, redis_backends
 from .secret import load_secret
-from .shutdown import end_tasks, report_stuck
+from .shutdown import Uvicorn, end_tasks, report_stuck
 from .sqlite_store import SqliteStore
 
 log = logging.getLogger("codestream")
@@ -179,7 +177,7 @@ async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: s
     running_before = asyncio.all_tasks()  # this one, and the store's own (it ends them as it closes)
     config = uvicorn_config(server, log_level)
     redact_logs()  # uvicorn has set up its log handlers by now
-    runner = _Uvicorn(config)
+    runner = Uvicorn(config)
     tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.sweep())]
     tasks += [asyncio.create_task(server.reap_lost_sockets()), asyncio.create_task(server.flush_presence())]
     tasks.append(asyncio.create_task(server.record_due()))
@@ -190,30 +188,6 @@ async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: s
         stuck = await end_tasks(asyncio.all_tasks() - running_before)
     del tasks  # held until now: the loop keeps only weak references to tasks
     return stuck
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn that ends with exit status 0 after a graceful stop on SIGINT or SIGTERM.
-
-    uvicorn re-raises the signal once it has shut down, which makes a clean stop look
-    like a crash to process supervisors and tests.
-    """
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._stop)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-    def _stop(self) -> None:
-        if self.should_exit:  # a second signal: stop waiting for connections
-            self.force_exit = True
-        self.should_exit = True
 
 
 async def _announce(runner: uvicorn.Server, sock: socket.socket) -> None:

@@ -1,13 +1,44 @@
-"""The end of a server process: every task it left running ends, within a bound."""
+"""The end of a server process: uvicorn that stops cleanly on a signal, and every task left
+running ends, within a bound. `python -m selfhost` and `python -m azure_local` use it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
-from collections.abc import Iterable
+import signal
+from collections.abc import Iterable, Iterator
+
+import uvicorn
 
 log = logging.getLogger("codestream")
+
+
+class Uvicorn(uvicorn.Server):
+    """uvicorn that returns after a graceful stop on SIGINT or SIGTERM.
+
+    uvicorn re-raises the signal once it has shut down: the process would die there, before
+    the caller's `finally` (a store's last writes, a child process to stop), and a clean
+    stop would look like a crash to process supervisors and tests.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self) -> None:
+        if self.should_exit:  # a second signal: stop waiting for connections
+            self.force_exit = True
+        self.should_exit = True
+
 
 # How long the tasks left once uvicorn has stopped get to end (after its own 3 s for
 # connections), and how often each is cancelled again meanwhile.

@@ -58,7 +58,7 @@ def redis_host(hosts_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -
 def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_azure_local(tmp_path_factory.mktemp("data-azure"))
     yield running
-    running.stop()
+    assert running.stop() == 0, running.output()[-3000:]
 
 
 @pytest.fixture(params=HOSTS)
