@@ -167,7 +167,8 @@ async def test_end_tells_viewers_and_the_writer_at_once(local: LocalAzure, secre
         room, key = writer.room_id, writer.grant["writer_key"]
         await writer.edit(monaco_event((0, 0, "bye")))
         await viewer.wait_text("bye")
-        status, body, headers = await call(local, "POST", f"rooms/{room}/end", "w" + key[1:])
+        wrong = ("x" if key[0] != "x" else "y") + key[1:]  # one character off, never the key itself
+        status, body, headers = await call(local, "POST", f"rooms/{room}/end", wrong)
         assert (status, body["error"]["code"], headers.get("WWW-Authenticate")) == (401, "unauthorized", "Bearer")
         status, body, _ = await call(local, "POST", f"rooms/{room}/end", key)
         assert status == 200 and body == {"room_id": room, "ended_at": body["ended_at"]}
