@@ -178,6 +178,7 @@ async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: s
     config = uvicorn_config(server, log_level)
     redact_logs()  # uvicorn has set up its log handlers by now
     runner = Uvicorn(config)
+    # Held in `tasks` while serving: the loop keeps only weak references to tasks.
     tasks = [asyncio.create_task(_announce(runner, sock)), asyncio.create_task(server.sweep())]
     tasks += [asyncio.create_task(server.reap_lost_sockets()), asyncio.create_task(server.flush_presence())]
     tasks.append(asyncio.create_task(server.record_due()))
@@ -186,7 +187,6 @@ async def _serve_until_stopped(server: Server, sock: socket.socket, log_level: s
     finally:
         # What serving started ends before the store closes (in _serve): it could write to it.
         stuck = await end_tasks(asyncio.all_tasks() - running_before)
-    del tasks  # held until now: the loop keeps only weak references to tasks
     return stuck
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import inspect
 import itertools
 import logging
@@ -372,6 +373,17 @@ _OPEN: Any = None
 _DEFLATE: Any = ()  # websockets' PerMessageDeflate, once installed
 
 
+def _refreshing(method: Any) -> Any:
+    """uvicorn's `method`, then the connection's `refresh()`."""
+
+    @functools.wraps(method)
+    def refreshing(self: Any, *args: Any) -> None:
+        method(self, *args)
+        self.refresh()
+
+    return refreshing
+
+
 def _make_connection_class() -> type:
     from uvicorn.protocols.utils import ClientDisconnected
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -422,29 +434,12 @@ def _make_connection_class() -> type:
                     and self.conn.state is _OPEN
                 )
 
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            self.refresh()
-
-        def pause_writing(self) -> None:
-            super().pause_writing()
-            self.refresh()
-
-        def resume_writing(self) -> None:
-            super().resume_writing()
-            self.refresh()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            super().connection_lost(exc)
-            self.refresh()
-
-        def shutdown(self) -> None:
-            super().shutdown()
-            self.refresh()
-
-        def keepalive_timeout(self) -> None:
-            super().keepalive_timeout()
-            self.refresh()
+        data_received = _refreshing(WebSocketsSansIOProtocol.data_received)
+        pause_writing = _refreshing(WebSocketsSansIOProtocol.pause_writing)
+        resume_writing = _refreshing(WebSocketsSansIOProtocol.resume_writing)
+        connection_lost = _refreshing(WebSocketsSansIOProtocol.connection_lost)
+        shutdown = _refreshing(WebSocketsSansIOProtocol.shutdown)
+        keepalive_timeout = _refreshing(WebSocketsSansIOProtocol.keepalive_timeout)
 
         async def run_asgi(self) -> None:
             try:
